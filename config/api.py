@@ -1,0 +1,314 @@
+"""API conventions of api.md, written once: request ids, the error shape, pagination, sorting and rate limits."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from djangorestframework_camel_case.util import camelize
+from rest_framework import exceptions
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from config.errors import DomainError
+from config.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+# --- Request id --------------------------------------------------------------------------------------------------
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's, when it is a sane token), logs carry it, every response echoes it.
+
+    Also copies the rate-limit figures a throttle left on the request into X-RateLimit-* headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get(REQUEST_ID_HEADER, "")
+        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-Id"] = request.request_id
+        rate = getattr(request, "rate_limit", None)
+        if rate is not None:
+            response["X-RateLimit-Limit"] = str(rate.limit)
+            response["X-RateLimit-Remaining"] = str(rate.remaining)
+            response["X-RateLimit-Reset"] = str(rate.reset)
+        return response
+
+
+def current_request_id() -> str:
+    return request_id_var.get() or ""
+
+
+# --- Errors ------------------------------------------------------------------------------------------------------
+def error_body(code: str, message: str, details: Mapping | None = None, **extra) -> dict:
+    body = {"code": code, "message": message, "details": dict(details or {}), "requestId": current_request_id()}
+    body.update(extra)
+    return {"error": body}
+
+
+def _validation_details(detail) -> dict:
+    if isinstance(detail, dict):
+        return camelize(detail)
+    return {"nonFieldErrors": detail if isinstance(detail, list) else [detail]}
+
+
+def _first_message(details: dict) -> str:
+    for field, errors in details.items():
+        first = errors[0] if isinstance(errors, list) and errors else errors
+        if isinstance(first, dict):
+            return _first_message(first)
+        return f"{field}: {first}" if field != "nonFieldErrors" else str(first)
+    return "Invalid input."
+
+
+def exception_handler(exc, context):
+    """The one place an exception becomes a response: api.md's error shape for every status."""
+    view = context.get("view")
+    headers = {}
+    extra = {}
+    if isinstance(exc, DomainError):
+        status_code, code, message, details = exc.status_code, exc.code, exc.message, exc.details
+    elif isinstance(exc, exceptions.ValidationError):
+        details = _validation_details(exc.detail)
+        status_code, code, message = 400, "VALIDATION_ERROR", _first_message(details)
+    elif isinstance(exc, exceptions.ParseError):
+        status_code, code, message, details = 400, "VALIDATION_ERROR", str(exc.detail), {}
+    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        status_code, code, details = 401, "AUTHENTICATION_REQUIRED", {}
+        message = _auth_message(exc)
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    elif isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
+        status_code, code, details = 403, "PERMISSION_DENIED", {}
+        message = str(getattr(exc, "detail", "") or exc) or "You do not have permission to perform this action."
+    elif isinstance(exc, (exceptions.NotFound, Http404)):
+        status_code, details = 404, {}
+        code = getattr(view, "not_found_code", "NOT_FOUND")
+        message = getattr(view, "not_found_message", "Not found.")
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        status_code, code, message, details = 405, "METHOD_NOT_ALLOWED", str(exc.detail), {}
+    elif isinstance(exc, exceptions.NotAcceptable):
+        status_code, code, message, details = 406, "NOT_ACCEPTABLE", str(exc.detail), {}
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        status_code, code, message, details = 415, "UNSUPPORTED_MEDIA_TYPE", str(exc.detail), {}
+    elif isinstance(exc, exceptions.Throttled):
+        retry_after = max(1, int(exc.wait or 1))
+        status_code, code, details = 429, "RATE_LIMIT_EXCEEDED", {}
+        message = "Rate limit exceeded. Please try again later."
+        headers["Retry-After"] = str(retry_after)
+        extra["retryAfter"] = retry_after
+    elif isinstance(exc, exceptions.APIException):
+        status_code, code, message, details = exc.status_code, "ERROR", str(exc.detail), {}
+    else:
+        logger.exception("api.unhandled_exception", extra={"view": type(view).__name__ if view else None})
+        status_code, code, message, details = 500, "INTERNAL_ERROR", "An internal error occurred.", {}
+    from rest_framework.views import set_rollback  # here: rest_framework.views imports this module's throttle
+
+    set_rollback()
+    return Response(error_body(code, message, details, **extra), status=status_code, headers=headers)
+
+
+def _auth_message(exc) -> str:
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return "Authentication credentials were not provided."
+    detail = exc.detail
+    if isinstance(detail, dict):  # simplejwt's InvalidToken carries a dict
+        detail = detail.get("detail", "Invalid or expired token.")
+    return str(detail)
+
+
+def django_error_view(status_code: int, code: str, message: str):
+    """Django-level handlers (no DRF view involved: unknown URL, bad host, CSRF, crash) in the same shape."""
+
+    def view(request, exception=None):
+        return JsonResponse(error_body(code, message), status=status_code)
+
+    return view
+
+
+# --- Pagination ---------------------------------------------------------------------------------------------------
+class Pagination(BasePagination):
+    """`limit`/`offset` (or `page`), default 50, max 100: `{items, total, limit, offset, hasMore, nextOffset}`."""
+
+    default_limit = 50
+    max_limit = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.limit, self.offset = parse_page_params(request.query_params, self.default_limit, self.max_limit)
+        self.total = queryset.count()
+        return list(queryset[self.offset : self.offset + self.limit])
+
+    def get_paginated_response(self, data):
+        return Response(page_body(data, total=self.total, limit=self.limit, offset=self.offset))
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["items", "total", "limit", "offset", "hasMore"],
+            "properties": {
+                "items": schema,
+                "total": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+                "hasMore": {"type": "boolean"},
+                "nextOffset": {"type": "integer", "nullable": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "integer", "minimum": minimum}}
+            for name, minimum in (("limit", 1), ("offset", 0), ("page", 1))
+        ]
+
+
+def parse_page_params(params, default_limit: int = 50, max_limit: int = 100) -> tuple[int, int]:
+    errors = {}
+    limit = _int_param(params, "limit", default_limit, 1, max_limit, errors)
+    offset = _int_param(params, "offset", 0, 0, None, errors)
+    page = _int_param(params, "page", None, 1, None, errors)
+    if errors:
+        raise exceptions.ValidationError(errors)
+    if page is not None and "offset" not in params:
+        offset = (page - 1) * limit
+    return limit, offset
+
+
+def _int_param(params, name, default, minimum, maximum, errors):
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        errors[name] = ["Must be an integer."]
+        return default
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        errors[name] = [f"Must be {bound}."]
+    return value
+
+
+def page_body(items: list, *, total: int, limit: int, offset: int) -> dict:
+    has_more = offset + len(items) < total
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "hasMore": has_more,
+        "nextOffset": offset + limit if has_more else None,
+    }
+
+
+def sort_queryset(queryset, params, *, allowed: Mapping[str, str], default: str):
+    """`sortBy` (one of `allowed`'s API names) and `sortOrder` (`asc`|`desc`); anything else is a 400."""
+    sort_by = params.get("sortBy") or params.get("sort_by")
+    order = (params.get("sortOrder") or params.get("sort_order") or "asc").lower()
+    if order not in ("asc", "desc"):
+        raise exceptions.ValidationError({"sortOrder": ["Must be 'asc' or 'desc'."]})
+    if not sort_by:
+        return queryset.order_by(default, "pk")
+    if sort_by not in allowed:
+        raise exceptions.ValidationError({"sortBy": [f"Must be one of: {', '.join(sorted(allowed))}."]})
+    field = allowed[sort_by]
+    return queryset.order_by(f"-{field}" if order == "desc" else field, "pk")
+
+
+# --- Rate limits --------------------------------------------------------------------------------------------------
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+class RateLimit:
+    __slots__ = ("count", "limit", "reset")
+
+    def __init__(self, limit: int, count: int, reset: int):
+        self.limit, self.count, self.reset = limit, count, reset
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "100/minute" -> (100, 60). Periods: second, minute, hour, day (a trailing "s" is fine)."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip().removesuffix("s")]
+
+
+def hit_rate_limit(group: str, ident: str) -> RateLimit:
+    """Fixed-window counter in the shared cache (Redis in production), so every web process spends one budget."""
+    limit, period = parse_rate(settings.RATE_LIMITS[group])
+    window = int(time.time() // period)
+    key = f"rl:{group}:{ident}:{window}"
+    cache.add(key, 0, timeout=period + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        cache.add(key, 1, timeout=period + 5)
+        count = 1
+    return RateLimit(limit, count, (window + 1) * period)
+
+
+class GroupRateThrottle(BaseThrottle):
+    """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
+
+    A view may define `rate_limit_ident(request)` to count by something else (the inbound receiver counts per path).
+    """
+
+    def allow_request(self, request, view):
+        if not settings.RATE_LIMIT_ENABLED:
+            return True
+        group = getattr(view, "rate_limit_group", "default")
+        ident_fn = getattr(view, "rate_limit_ident", None)
+        if ident_fn is not None:
+            ident = ident_fn(request)
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"ip:{self.get_ident(request)}"
+        rate = hit_rate_limit(group, ident)
+        request._request.rate_limit = rate
+        if rate.exceeded:
+            self.wait_seconds = max(1, rate.reset - int(time.time()))
+            return False
+        return True
+
+    def wait(self):
+        return getattr(self, "wait_seconds", None)
+
+
+class RateLimitFirstMixin:
+    """Counts the call before permission checks, so 401 and 403 answers carry X-RateLimit-* headers too."""
+
+    def initial(self, request, *args, **kwargs):
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        neg = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = neg
+        version, scheme = self.determine_version(request, *args, **kwargs)
+        request.version, request.versioning_scheme = version, scheme
+        try:
+            self.perform_authentication(request)
+        finally:
+            self.check_throttles(request)
+        self.check_permissions(request)

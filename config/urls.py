@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.views import MeView, TokenRefreshView, TokenView
+from config.api import django_error_view
+from config.health import healthz, readyz
+
+api_v1 = [
+    path("auth/token", TokenView.as_view(), name="auth-token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("auth/me", MeView.as_view(), name="auth-me"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+]
+
+handler400 = django_error_view(400, "BAD_REQUEST", "Bad request.")
+handler403 = django_error_view(403, "PERMISSION_DENIED", "Forbidden.")
+handler404 = django_error_view(404, "NOT_FOUND", "Not found.")
+handler500 = django_error_view(500, "INTERNAL_ERROR", "An internal error occurred.")
