@@ -12,8 +12,15 @@ api_v1 = [
     path("auth/me", MeView.as_view(), name="auth-me"),
 ]
 
+# Each module below declares full paths ("api/v1/…", "metrics"); more specific modules come first.
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("", include("webhooks.inbound_urls")),
+    path("", include("webhooks.urls")),
+    path("", include("integrations.connection_urls")),
+    path("", include("integrations.health_urls")),
+    path("", include("integrations.urls")),
+    path("", include("providers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),

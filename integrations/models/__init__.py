@@ -1,13 +1,8 @@
-"""Integration models, one module per concern (each owned by one part of the product)."""
+"""Integration models, one module per concern. Each module lists its public names in __all__."""
 
-from integrations.models.connection import Connection, ConnectionStatus
-from integrations.models.integration import Environment, HealthStatus, Integration, IntegrationStatus
-
-__all__ = [
-    "Connection",
-    "ConnectionStatus",
-    "Environment",
-    "HealthStatus",
-    "Integration",
-    "IntegrationStatus",
-]
+from integrations.models.activity import *  # noqa: F403
+from integrations.models.connection import *  # noqa: F403
+from integrations.models.health import *  # noqa: F403
+from integrations.models.integration import *  # noqa: F403
+from integrations.models.oauth_state import *  # noqa: F403
+from integrations.models.version import *  # noqa: F403

@@ -1,5 +1,7 @@
 import uuid
 
+__all__ = ["Connection", "ConnectionStatus"]
+
 from django.conf import settings
 from django.db import models
 

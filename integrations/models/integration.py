@@ -1,5 +1,7 @@
 import uuid
 
+__all__ = ["Environment", "HealthStatus", "Integration", "IntegrationStatus"]
+
 from django.conf import settings as django_settings
 from django.db import models
 

@@ -1,0 +1,1 @@
+from integrations.admin import connections, health, integrations  # noqa: F401

@@ -1,0 +1,1 @@
+from webhooks.admin import inbound, outbound  # noqa: F401
