@@ -1,0 +1,475 @@
+"""Load and validate the provider catalog shipped in ``providers/catalog/*.json``.
+
+One JSON file per provider; the file name (without ``.json``) is the provider key. Keys are camelCase and every key
+of :data:`PROVIDER_ENTRY_SCHEMA` must be present (``null`` / ``[]`` / ``false`` when not applicable).
+
+This module is deliberately pure Python (stdlib + ``jsonschema``) so it can be used by management commands, tests and
+tooling without Django being configured.
+
+Placeholders
+------------
+``apiBaseUrl``, ``healthCheck.path`` and the OAuth URLs may contain ``{name}`` placeholders (``name`` matches
+``[a-zA-Z][a-zA-Z0-9_]*``). :func:`validate_entry` checks that every placeholder can be filled:
+
+* in ``oauthConfig`` URLs: from the integration ``config`` only (the URLs are needed before any token exists), so
+  the name must be a *required* property of ``configSchema``;
+* in ``apiBaseUrl`` and ``healthCheck.path``: from ``config`` or ``credentials`` (a *required* property of
+  ``configSchema`` or ``credentialSchema``), or, for ``authType == "oauth2"`` only, from a value learnt while
+  connecting, listed in :data:`CONNECTION_DERIVED_PLACEHOLDERS` (e.g. Salesforce ``instanceUrl``).
+
+:func:`render_template` fills them in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+__all__ = [
+    "CATALOG_DIR",
+    "CONNECTION_DERIVED_PLACEHOLDERS",
+    "PROVIDER_ENTRY_SCHEMA",
+    "CatalogError",
+    "MissingPlaceholder",
+    "load_catalog",
+    "placeholders",
+    "render_template",
+    "validate_entry",
+]
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Placeholder names whose values are not typed in by the tenant but learnt while connecting an OAuth integration.
+#: The connection code must store them (e.g. in the integration's config/metadata) before rendering URLs.
+CONNECTION_DERIVED_PLACEHOLDERS: dict[str, str] = {
+    "instanceUrl": "Salesforce: `instance_url` of the OAuth token response, e.g. https://acme.my.salesforce.com",
+    "baseUri": "DocuSign: `accounts[].base_uri` of GET https://account.docusign.com/oauth/userinfo after the exchange",
+    "accountId": "DocuSign: `accounts[].account_id` of the same userinfo response (the default account)",
+}
+
+PLACEHOLDER_RE = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Schema
+# ---------------------------------------------------------------------------------------------------------------
+
+CATEGORIES = [
+    "calendar",
+    "hris",
+    "esignature",
+    "job_board",
+    "communication",
+    "messaging",
+    "email",
+    "crm",
+    "payment_gateway",
+    "sms",
+    "storage",
+    "data_source",
+    "custom",
+]
+STATUSES = ["active", "beta", "deprecated", "disabled"]
+AUDIENCES = ["tenant", "system"]
+AUTH_TYPES = ["oauth2", "api_key", "basic", "custom", "none"]
+SYNC_DIRECTIONS = ["pull", "push", "bidirectional"]
+INBOUND_SIGNATURE_SCHEMES = ["hmac_sha256", "stripe", "github", "slack", "standard_webhooks", "twilio"]
+ENTITY_OPERATIONS = ["read", "create", "update", "delete"]
+
+# https://… or a leading placeholder that itself holds an https base URL ("{instanceUrl}/services/…", "{baseUrl}").
+URL_PATTERN = r"^(https://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
+_SNAKE = r"^[a-z][a-z0-9_]*$"
+_ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+_url = {"type": "string", "pattern": URL_PATTERN}
+_nullable_url = {"type": ["string", "null"], "pattern": URL_PATTERN}
+_snake_list = {"type": "array", "items": {"type": "string", "pattern": _SNAKE}, "uniqueItems": True}
+_sub_schema = {
+    # A JSON Schema describing a dict; validate_entry additionally runs Draft202012Validator.check_schema on it.
+    "type": ["object", "null"],
+    "required": ["type"],
+    "properties": {"type": {"const": "object"}},
+}
+
+PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Provider catalog entry",
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "provider",
+        "name",
+        "displayName",
+        "description",
+        "category",
+        "status",
+        "audience",
+        "capabilities",
+        "supportedSyncDirections",
+        "supportsRealtime",
+        "supportsWebhooks",
+        "supportsNotifications",
+        "supportsSearch",
+        "searchableEntities",
+        "searchCapabilities",
+        "requiresUserScoping",
+        "authType",
+        "oauthConfig",
+        "apiKeyPlacement",
+        "credentialSchema",
+        "configSchema",
+        "healthCheck",
+        "apiBaseUrl",
+        "inboundSignatureScheme",
+        "docsUrl",
+        "availableEntities",
+        "entityMappings",
+        "icon",
+        "color",
+        "version",
+        "isPremium",
+        "requiredPlan",
+        "notes",
+    ],
+    "properties": {
+        "provider": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{1,63}$"},
+        "name": {"type": "string", "minLength": 1},
+        "displayName": {"type": "string", "minLength": 1},
+        "description": {"type": "string", "minLength": 1},
+        "category": {"enum": CATEGORIES},
+        "status": {"enum": STATUSES},
+        "audience": {"enum": AUDIENCES},
+        "capabilities": _snake_list,
+        "supportedSyncDirections": {"type": "array", "items": {"enum": SYNC_DIRECTIONS}, "uniqueItems": True},
+        "supportsRealtime": {"type": "boolean"},
+        "supportsWebhooks": {"type": "boolean"},
+        "supportsNotifications": {"type": "boolean"},
+        "supportsSearch": {"type": "boolean"},
+        "searchableEntities": _snake_list,
+        "searchCapabilities": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["fullText", "fieldSpecific", "filtered"],
+            "properties": {
+                "fullText": {"type": "boolean"},
+                "fieldSpecific": {"type": "boolean"},
+                "filtered": {"type": "boolean"},
+            },
+        },
+        "requiresUserScoping": {"type": "boolean"},
+        "authType": {"enum": AUTH_TYPES},
+        "oauthConfig": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": [
+                "authorizationUrl",
+                "tokenUrl",
+                "revocationUrl",
+                "scopes",
+                "scopeSeparator",
+                "pkce",
+                "extraAuthorizationParams",
+                "clientIdEnv",
+                "clientSecretEnv",
+            ],
+            "properties": {
+                "authorizationUrl": _url,
+                "tokenUrl": _url,
+                "revocationUrl": _nullable_url,
+                "scopes": {"type": "array", "items": {"type": "string", "pattern": r"^\S+$"}, "uniqueItems": True},
+                "scopeSeparator": {"enum": [" ", ","]},
+                "pkce": {"type": "boolean"},
+                "extraAuthorizationParams": {"type": "object", "additionalProperties": {"type": "string"}},
+                "clientIdEnv": {"type": "string", "pattern": _ENV_NAME},
+                "clientSecretEnv": {"type": "string", "pattern": _ENV_NAME},
+                "refreshMarginSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+            },
+        },
+        "apiKeyPlacement": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["in", "name", "format"],
+            "properties": {
+                "in": {"enum": ["header", "query"]},
+                "name": {"type": "string", "minLength": 1},
+                "format": {"type": "string", "pattern": r"\{apiKey\}"},
+            },
+        },
+        "credentialSchema": _sub_schema,
+        "configSchema": _sub_schema,
+        "healthCheck": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["method", "path", "expectedStatus"],
+            "properties": {
+                "method": {"enum": ["GET", "POST", "HEAD"]},
+                "path": {"type": "string", "pattern": r"^/\S*$"},
+                "expectedStatus": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "integer", "minimum": 100, "maximum": 599},
+                },
+            },
+        },
+        "apiBaseUrl": _nullable_url,
+        "inboundSignatureScheme": {"enum": [*INBOUND_SIGNATURE_SCHEMES, None]},
+        "docsUrl": {"type": ["string", "null"], "pattern": r"^https://\S+$"},
+        "availableEntities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "displayName", "operations"],
+                "properties": {
+                    "name": {"type": "string", "pattern": _SNAKE},
+                    "displayName": {"type": "string", "minLength": 1},
+                    "operations": {"type": "array", "items": {"enum": ENTITY_OPERATIONS}, "uniqueItems": True},
+                },
+            },
+        },
+        "entityMappings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["entity", "shardType"],
+                "properties": {
+                    "entity": {"type": "string", "pattern": _SNAKE},
+                    "shardType": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "icon": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
+        "color": {"type": "string", "pattern": r"^#[0-9A-Fa-f]{6}$"},
+        "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+        "isPremium": {"type": "boolean"},
+        "requiredPlan": {"type": ["string", "null"], "minLength": 1},
+        "notes": {"type": ["string", "null"], "minLength": 1},
+    },
+    "allOf": [
+        {
+            "description": "oauthConfig is required when authType is 'oauth2'",
+            "if": {"properties": {"authType": {"const": "oauth2"}}},
+            "then": {"properties": {"oauthConfig": {"type": "object"}}},
+        },
+        {
+            "description": "oauthConfig must be null unless authType is 'oauth2'",
+            "if": {"properties": {"authType": {"not": {"const": "oauth2"}}}},
+            "then": {"properties": {"oauthConfig": {"type": "null"}}},
+        },
+        {
+            "description": "apiKeyPlacement is required when authType is 'api_key'",
+            "if": {"properties": {"authType": {"const": "api_key"}}},
+            "then": {"properties": {"apiKeyPlacement": {"type": "object"}}},
+        },
+        {
+            "description": "apiKeyPlacement must be null unless authType is 'api_key'",
+            "if": {"properties": {"authType": {"not": {"const": "api_key"}}}},
+            "then": {"properties": {"apiKeyPlacement": {"type": "null"}}},
+        },
+        {
+            "description": "credentialSchema is required for authType api_key, basic and custom",
+            "if": {"properties": {"authType": {"enum": ["api_key", "basic", "custom"]}}},
+            "then": {"properties": {"credentialSchema": {"type": "object"}}},
+        },
+        {
+            "description": "searchableEntities must be empty when supportsSearch is false",
+            "if": {"properties": {"supportsSearch": {"const": False}}},
+            "then": {"properties": {"searchableEntities": {"maxItems": 0}}},
+        },
+    ],
+}
+
+_ENTRY_VALIDATOR = Draft202012Validator(PROVIDER_ENTRY_SCHEMA)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class CatalogError(ValueError):
+    """A catalog file is unreadable or an entry is invalid.
+
+    The message is one ``<source>: <field.path>: <problem>`` line per problem; ``problems`` holds the same lines.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = [f"{source}: {problem}" for problem in problems]
+        super().__init__("\n".join(self.problems))
+
+
+class MissingPlaceholder(KeyError):
+    """A ``{name}`` placeholder in a template has no (non-empty) value."""
+
+    def __init__(self, name: str, template: str = "") -> None:
+        self.name = name
+        self.template = template
+        super().__init__(name)
+
+    def __str__(self) -> str:  # KeyError would repr() the argument
+        where = f" in {self.template!r}" if self.template else ""
+        return f"no value for placeholder {{{self.name}}}{where}"
+
+
+def _field_path(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(entry)"
+
+
+def _describe(error: ValidationError) -> str:
+    message = f"{_field_path(error.absolute_path)}: {error.message}"
+    schema_path = list(error.absolute_schema_path)
+    if len(schema_path) >= 2 and schema_path[0] == "allOf" and isinstance(schema_path[1], int):
+        rule = PROVIDER_ENTRY_SCHEMA["allOf"][schema_path[1]]
+        if "description" in rule:
+            message += f" ({rule['description']})"
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Placeholders
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def placeholders(template: str | None) -> set[str]:
+    """Return the ``{name}`` placeholder names used in ``template`` (empty set for ``None``)."""
+    return set(PLACEHOLDER_RE.findall(template or ""))
+
+
+def render_template(template: str, values: Mapping[str, Any]) -> str:
+    """Fill the ``{name}`` placeholders of ``template`` from ``values``.
+
+    A placeholder at the very start of the template (``"{baseUrl}"``, ``"{instanceUrl}/services/data/v60.0"``) holds a
+    base URL and is inserted verbatim; every other value is URL-quoted with ``quote(value, safe="")`` so it stays one
+    path segment / host label. Other braces are left alone (no ``str.format``). Raises :class:`MissingPlaceholder`
+    when a value is absent, ``None`` or ``""``.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = values.get(name)
+        if value is None or value == "":
+            raise MissingPlaceholder(name, template)
+        text = str(value)
+        return text if match.start() == 0 else quote(text, safe="")
+
+    return PLACEHOLDER_RE.sub(fill, template)
+
+
+def _required_props(schema: Mapping[str, Any] | None) -> set[str]:
+    if not schema:
+        return set()
+    properties = schema.get("properties") or {}
+    return {name for name in schema.get("required") or [] if name in properties}
+
+
+def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
+    config = _required_props(entry.get("configSchema"))
+    credentials = _required_props(entry.get("credentialSchema"))
+    derived = set(CONNECTION_DERIVED_PLACEHOLDERS) if entry.get("authType") == "oauth2" else set()
+    problems: list[str] = []
+
+    request_fields = {"apiBaseUrl": entry.get("apiBaseUrl")}
+    if entry.get("healthCheck"):
+        request_fields["healthCheck.path"] = entry["healthCheck"].get("path")
+    suffix = " nor a connection-derived value" if derived else ""
+    for field, template in request_fields.items():
+        for name in sorted(placeholders(template) - config - credentials - derived):
+            problems.append(
+                f"{field}: placeholder {{{name}}} is not a required property of configSchema or "
+                f"credentialSchema{suffix}"
+            )
+
+    oauth = entry.get("oauthConfig") or {}
+    for field in ("authorizationUrl", "tokenUrl", "revocationUrl"):
+        for name in sorted(placeholders(oauth.get(field)) - config):
+            problems.append(f"oauthConfig.{field}: placeholder {{{name}}} is not a required property of configSchema")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation and loading
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """Validate one catalog entry and return it unchanged.
+
+    ``source`` names where the entry came from (a file path, or e.g. ``"<test>"``); when it ends in ``.json`` the
+    entry's ``provider`` must equal the file stem. Besides :data:`PROVIDER_ENTRY_SCHEMA` this checks that
+    ``credentialSchema`` / ``configSchema`` are valid draft 2020-12 schemas, that ``searchableEntities`` name
+    ``availableEntities`` and that every URL placeholder can be filled (see the module docstring).
+    Raises :class:`CatalogError` listing every problem found.
+    """
+    if not isinstance(entry, dict):
+        raise CatalogError(source, [f"(entry): expected a JSON object, got {type(entry).__name__}"])
+
+    errors = sorted(_ENTRY_VALIDATOR.iter_errors(entry), key=lambda e: ([str(p) for p in e.absolute_path], e.message))
+    if errors:
+        raise CatalogError(source, [_describe(error) for error in errors])
+
+    problems: list[str] = []
+    if source.endswith(".json"):
+        stem = Path(source).stem
+        if entry["provider"] != stem:
+            problems.append(f"provider: {entry['provider']!r} does not match the file name {stem!r}")
+
+    for field in ("credentialSchema", "configSchema"):
+        if entry[field] is not None:
+            try:
+                Draft202012Validator.check_schema(entry[field])
+            except SchemaError as exc:
+                where = _field_path([field, *exc.absolute_path])
+                problems.append(f"{where}: not a valid JSON Schema: {exc.message}")
+
+    entity_names = [item["name"] for item in entry["availableEntities"]]
+    if len(set(entity_names)) != len(entity_names):
+        problems.append("availableEntities: entity names must be unique")
+    for name in entry["searchableEntities"]:
+        if name not in entity_names:
+            problems.append(f"searchableEntities: {name!r} is not one of availableEntities")
+    for index, mapping in enumerate(entry["entityMappings"]):
+        if mapping["entity"] not in entity_names:
+            problems.append(f"entityMappings[{index}].entity: {mapping['entity']!r} is not one of availableEntities")
+
+    problems.extend(_placeholder_problems(entry))
+    if problems:
+        raise CatalogError(source, problems)
+    return entry
+
+
+def _display_path(path: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(_PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_catalog(directory: Path = CATALOG_DIR) -> list[dict[str, Any]]:
+    """Load and validate every ``*.json`` file in ``directory`` (sorted by file name).
+
+    Raises :class:`CatalogError` naming the file (and line/column for invalid JSON) on the first bad file. Provider
+    keys are unique because each must equal its file name.
+    """
+    entries: list[dict[str, Any]] = []
+    for path in sorted(Path(directory).glob("*.json")):
+        source = _display_path(path)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CatalogError(source, [f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(source, [f"cannot read file: {exc}"]) from exc
+        entries.append(validate_entry(entry, source=source))
+    return entries
