@@ -1,6 +1,7 @@
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer as SimpleJWTRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -41,7 +42,10 @@ class TokenPairSerializer(serializers.Serializer):
 
 class TokenRefreshSerializer(StrictSerializer, SimpleJWTRefreshSerializer):
     def validate(self, attrs):
-        data = super().validate(attrs)
+        try:
+            data = super().validate(attrs)
+        except TokenError as exc:
+            raise InvalidToken(str(exc)) from exc
         # The user, membership and tenant must still be active: the same rule as every authenticated request.
         TenantJWTAuthentication().get_user(RefreshToken(attrs["refresh"], verify=False))
         return data

@@ -251,7 +251,23 @@ RATE_LIMITS = {
 
 # --- Outbound calls and webhooks ---------------------------------------------------------------------------------
 # CIDRs that webhook destinations may resolve to although private/loopback. Empty in production.
-WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8"] if DEBUG else [])
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
+# Outbound delivery: retries 1 s, 2 s, 4 s … (x base, ±20 % jitter); a delay (Retry-After included) is capped.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=1.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=3600.0)
+WEBHOOK_MAX_RETRY_ATTEMPTS = env.int("WEBHOOK_MAX_RETRY_ATTEMPTS", default=10)  # upper bound of retryAttempts
+# A subscription whose attempts all fail for this span, with at least this many failures, is disabled.
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
+WEBHOOK_DISABLE_MIN_FAILURES = env.int("WEBHOOK_DISABLE_MIN_FAILURES", default=10)
+# After rotate-secret the previous secret keeps signing beside the new one for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+# A worker's lease on a delivery it sends (extended to the subscription's timeout + 5 s when that is longer).
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+# The sweeper (every 30 s) re-enqueues pending deliveries due for longer than this and held by no worker.
+WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=60.0)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=2000)
+WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=4096)  # bytes of a response kept
+WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)  # deliveries one replay call re-sends
 
 # --- Celery --------------------------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -293,3 +309,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# --- Inbound webhooks, health, metrics ---------------------------------------------------------------------------
+# Largest body the public receiver accepts (413 beyond), checked on Content-Length and on the bytes read.
+INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=1024 * 1024)
+# After rotate-secret the replaced inbound secret still verifies this long (0: rejected at once).
+INBOUND_SECRET_GRACE_SECONDS = env.int("INBOUND_SECRET_GRACE_SECONDS", default=24 * 3600)
+# Processing retries of an inbound event on transient errors (database, broker or network hiccups).
+INBOUND_PROCESS_MAX_RETRIES = env.int("INBOUND_PROCESS_MAX_RETRIES", default=5)
+# Scheduled health checks: every active integration once per interval, spread over it.
+HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=300)
+HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
+HEALTH_UNHEALTHY_THRESHOLD = env.int("HEALTH_UNHEALTHY_THRESHOLD", default=3)
+HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
+# GET /metrics: a Bearer token, or a client address inside one of these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
