@@ -1,7 +1,8 @@
 """Framework overhead: GET /api/v1/auth/me (JWT, tenant resolution, rate limiting, camelCase) against the bare view
 /healthz (a constant), both on a production-mode gunicorn with PostgreSQL and Redis.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 python bench/api_baseline.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \
+        python bench/api_baseline.py
 """
 
 import argparse

@@ -1,6 +1,6 @@
 import uuid
 
-__all__ = ["Connection", "ConnectionStatus"]
+__all__ = ["AuthType", "Connection", "ConnectionScope", "ConnectionStatus"]
 
 from django.conf import settings
 from django.db import models
@@ -15,12 +15,31 @@ class ConnectionStatus(models.TextChoices):
     ERROR = "error"
 
 
+class ConnectionScope(models.TextChoices):
+    TENANT = "tenant"
+    USER = "user"
+
+
+class AuthType(models.TextChoices):
+    """How a connection authenticates (the provider catalog's authType values that carry credentials)."""
+
+    OAUTH2 = "oauth2"
+    API_KEY = "api_key"
+    BASIC = "basic"
+    CUSTOM = "custom"
+
+
 class Connection(models.Model):
     """The live, authenticated link between an integration and a third-party account.
 
     Tenant-level (user is null) or user-scoped (one per user). The single home of credentials: API keys, basic
     credentials, custom credential dicts and OAuth tokens, all in the encrypted `credentials` dict.
-    Reconnecting updates this row, so the connection id stays the same.
+    Reconnecting updates this row, so the connection id stays the same; a disconnect wipes the credentials and
+    leaves the row with status `revoked`.
+
+    `metadata` holds what is learnt while connecting and is not secret (Salesforce `instanceUrl`, DocuSign `baseUri`
+    and `accountId`, the token type): values for the catalog's URL placeholders.
+    `token_generation` goes up on every token write, so a refresh can tell that someone else refreshed meanwhile.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -37,9 +56,14 @@ class Connection(models.Model):
     granted_scopes = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     oauth_client_id = models.CharField(max_length=255, blank=True, help_text="The OAuth client that minted it.")
+    metadata = models.JSONField(default=dict, blank=True, help_text="Non-secret values learnt while connecting.")
+    token_generation = models.PositiveIntegerField(default=0)
     connected_at = models.DateTimeField(null=True, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_validated_at = models.DateTimeField(null=True, blank=True)
     validation_error = models.TextField(blank=True)
+    last_test_result = models.JSONField(default=dict, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,3 +83,19 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_id} ({'user ' + str(self.user_id) if self.user_id else 'tenant'})"
+
+    @property
+    def scope(self) -> str:
+        return ConnectionScope.USER if self.user_id else ConnectionScope.TENANT
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.auth_type == AuthType.OAUTH2
+
+    @property
+    def access_token(self) -> str:
+        return (self.credentials or {}).get("access_token", "")
+
+    @property
+    def refresh_token(self) -> str:
+        return (self.credentials or {}).get("refresh_token", "")

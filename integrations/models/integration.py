@@ -1,3 +1,5 @@
+"""Integration: one tenant's configured use of a provider (seeds 000, 002, 003, 004)."""
+
 import uuid
 
 __all__ = ["Environment", "HealthStatus", "Integration", "IntegrationStatus"]
@@ -59,6 +61,8 @@ class Integration(models.Model):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_connection_test = models.DateTimeField(null=True, blank=True)
+    # Number of the newest IntegrationVersion; bumped under a row lock by the services (0 = none yet).
+    current_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,6 +74,7 @@ class Integration(models.Model):
             models.Index(fields=["tenant", "status"], name="integ_tenant_status_idx"),
             models.Index(fields=["tenant", "provider"], name="integ_tenant_provider_idx"),
             models.Index(fields=["tenant", "environment"], name="integ_tenant_env_idx"),
+            models.Index(fields=["tenant", "-updated_at"], name="integ_tenant_updated_idx"),
             models.Index(fields=["status"], name="integ_status_idx"),
         ]
 

@@ -1,1 +1,198 @@
-"""(filled in by its owner)"""
+"""Outbound webhooks as data: subscriptions, their signing secrets, events (the outbox), deliveries and attempts.
+
+* ``Webhook`` -- a tenant's subscription: where to POST which events, how long to wait and how often to retry.
+* ``WebhookSecret`` -- the subscription's signing secrets (encrypted). ``expires_at`` is null for the current
+  one; a rotation gives the previous one an expiry, and every secret still live signs each delivery.
+* ``WebhookEvent`` -- one triggered event. ``body`` holds the exact JSON bytes every subscription receives
+  (serialised once, at trigger time), so a retry or a replay sends the same bytes.
+* ``Delivery`` -- one event for one subscription: ``pending`` until it succeeds or runs out of attempts.
+  ``locked_until``/``claim_token`` are the lease a worker holds while sending (see webhooks.delivery).
+* ``DeliveryAttempt`` -- one HTTP call: request headers (never a secret), response status, the first bytes
+  of the response, error and duration.
+"""
+
+import uuid
+
+from django.conf import settings as django_settings
+from django.db import models
+from django.db.models import Q
+
+from integrations.crypto import EncryptedTextField
+
+__all__ = [
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
+    "Webhook",
+    "WebhookEvent",
+    "WebhookSecret",
+    "WebhookStatus",
+]
+
+
+class WebhookStatus(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # paused by a user: new events are not recorded for it
+    DISABLED = "disabled"  # stopped by the platform after persistent failures or a 410: new events wait for it
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class Webhook(models.Model):
+    """A subscription (seed 000's webhook): POST the matching events to ``url``, signed with its secrets."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="webhooks")
+    integration = models.ForeignKey(
+        "integrations.Integration", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2048)
+    events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
+    retry_attempts = models.PositiveSmallIntegerField(default=3)
+    timeout_ms = models.PositiveIntegerField(default=10000)
+    status = models.CharField(max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.ACTIVE)
+    success_count = models.PositiveBigIntegerField(default=0)
+    failure_count = models.PositiveBigIntegerField(default=0)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    # Failed attempts since the last success, and when that run of failures began (auto-disable).
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="wh_tenant_created_idx"),
+            models.Index(fields=["tenant", "status"], name="wh_tenant_status_idx"),
+            models.Index(fields=["tenant", "integration"], name="wh_tenant_integration_idx"),
+            models.Index(fields=["tenant", "name"], name="wh_tenant_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} -> {self.url}"
+
+
+class WebhookSecret(models.Model):
+    """A signing secret of a subscription. Live while ``expires_at`` is null (current) or in the future."""
+
+    id = models.BigAutoField(primary_key=True)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="secrets")
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["webhook", "expires_at"], name="wh_secret_webhook_exp_idx")]
+
+    def __str__(self) -> str:  # never the secret itself
+        return f"secret #{self.pk} of {self.webhook_id}"
+
+
+class WebhookEvent(models.Model):
+    """One triggered event (the outbox row). ``id`` is the ``webhook-id`` every delivery of it carries."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="webhook_events")
+    event = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, blank=True)
+    body = models.TextField(help_text="The exact JSON body delivered: {id, event, timestamp, tenantId, data}.")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="uniq_wh_event_idempotency",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="wh_event_tenant_created_idx"),
+            models.Index(fields=["tenant", "event"], name="wh_event_tenant_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.id}"
+
+
+class Delivery(models.Model):
+    """One event for one subscription, and where its delivery stands."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=100)  # copy of event.event: the logs filter on it
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)  # every attempt ever made (X-Webhook-Attempt - 1)
+    round_attempts = models.PositiveIntegerField(default=0)  # attempts since the last manual retry / replay
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker sending it: nobody else claims the row before locked_until.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)  # sum over its attempts
+    last_attempt = models.ForeignKey(
+        "webhooks.DeliveryAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["webhook", "event"], name="uniq_delivery_webhook_event")]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"], name="wh_delivery_webhook_created_idx"),
+            models.Index(fields=["webhook", "status", "-created_at"], name="wh_delivery_webhook_status_idx"),
+            models.Index(fields=["webhook", "event_type", "-created_at"], name="wh_delivery_webhook_type_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="wh_delivery_tenant_created_idx"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="wh_delivery_pending_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.webhook_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP call of a delivery. The id is made before the row is written (the delivery points at it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    attempt_number = models.PositiveIntegerField()
+    url = models.URLField(max_length=2048)
+    request_headers = models.JSONField(default=dict)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)  # the first WEBHOOK_RESPONSE_BODY_LIMIT bytes, decoded
+    response_truncated = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16)  # success | retry | failed
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["delivery", "attempt_number"], name="wh_attempt_delivery_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt_number} of {self.delivery_id}"
