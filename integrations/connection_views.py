@@ -1,0 +1,301 @@
+"""Connection endpoints: OAuth (start, callbacks, refresh), credentials, connection status/test, disconnect,
+user-scoped connections, and the super admin's provider test. Thin: validate, call one service, serialize."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Permission
+from accounts.permissions import IsSuperAdmin
+from config.api import RateLimitFirstMixin
+from config.errors import NotFound
+from integrations import connection_serializers as s
+from integrations import connections as services
+from integrations.models import ConnectionScope, Integration
+from tenants.scoping import TenantScopedViewSetMixin
+
+
+def _integration(view) -> Integration:
+    return view.get_object()
+
+
+def _oauth_failure(result) -> Response:
+    return Response(
+        {"success": False, "error": result.error, "error_description": result.error_description}, status=400
+    )
+
+
+class _IntegrationScopedViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
+    queryset = Integration.objects.select_related("provider", "tenant")
+    not_found_code = "INTEGRATION_NOT_FOUND"
+    not_found_message = "Integration not found."
+    rate_limit_group = "connections"
+    serializer_class = s.ConnectionSerializer  # for the schema; each action documents its own shapes
+
+
+class ConnectionViewSet(_IntegrationScopedViewSet):
+    """Tenant-level connections of an integration (seeds 000, 003, 004)."""
+
+    required_permissions = {
+        "connect_oauth": Permission.UPDATE,
+        "oauth_authorize": Permission.UPDATE,
+        "oauth_callback": Permission.UPDATE,
+        "oauth_refresh": Permission.UPDATE,
+        "connect_api_key": Permission.UPDATE,
+        "connect_basic": Permission.UPDATE,
+        "connect_custom": Permission.UPDATE,
+        "update_credentials": Permission.UPDATE,
+        "disconnect": Permission.UPDATE,
+        # A test writes lastConnectionTest and may call the provider: seed 004 gives it to admin and manager.
+        "test": Permission.UPDATE,
+        "retrieve_connection": Permission.READ,
+        "status": Permission.READ,
+    }
+
+    @extend_schema(
+        summary="Start OAuth (seed 003)", request=s.ReturnUrlSerializer, responses=s.AuthorizationUrlSerializer
+    )
+    def connect_oauth(self, request, pk=None):
+        data = _valid(s.ReturnUrlSerializer, request.data)
+        url, state = services.oauth_start(
+            integration=_integration(self),
+            user=request.user,
+            scope=ConnectionScope.TENANT,
+            return_url=data["return_url"],
+        )
+        return Response({"authorization_url": url, "state": state})
+
+    @extend_schema(
+        summary="OAuth authorization URL (seed 000)",
+        parameters=[OpenApiParameter("returnUrl", str, required=False), OpenApiParameter("state", str, required=False)],
+        responses=s.AuthUrlSerializer,
+    )
+    def oauth_authorize(self, request, pk=None):
+        aliases = {"returnUrl": "return_url"}
+        params = {aliases.get(k, k): v for k, v in request.query_params.items()}
+        data = _valid(s.AuthorizeQuerySerializer, params)
+        url, _state = services.oauth_start(
+            integration=_integration(self),
+            user=request.user,
+            scope=ConnectionScope.TENANT,
+            return_url=data.get("return_url") or None,
+            client_state=data.get("state", ""),
+        )
+        return Response({"auth_url": url})
+
+    @extend_schema(
+        summary="Finish OAuth with a code (seed 000)",
+        request=s.OAuthCallbackSerializer,
+        responses={200: s.SuccessMessageSerializer, 400: s.OAuthErrorSerializer},
+    )
+    def oauth_callback(self, request, pk=None):
+        integration = _integration(self)
+        data = _valid(s.OAuthCallbackSerializer, request.data)
+        result = services.oauth_complete(
+            state=data["state"],
+            code=data.get("code"),
+            error=data.get("error"),
+            error_description=data.get("error_description"),
+            expect_tenant=self.tenant,
+            expect_integration=integration,
+            expect_user=request.user,
+        )
+        if not result.success:
+            return _oauth_failure(result)
+        return Response({"success": True, "message": "OAuth authentication successful"})
+
+    @extend_schema(summary="Refresh the OAuth token (seed 000)", request=None, responses=s.SuccessMessageSerializer)
+    def oauth_refresh(self, request, pk=None):
+        integration = _integration(self)
+        connection = services.connection_get(integration=integration)
+        if connection is None:
+            raise NotFound("connection", "The integration has no connection.")
+        services.refresh_connection(connection=connection, actor=request.user, reason="manual")
+        return Response({"success": True, "message": "Token refreshed successfully"})
+
+    @extend_schema(summary="Connect with an API key", request=s.ApiKeySerializer, responses=s.ConnectedSerializer)
+    def connect_api_key(self, request, pk=None):
+        return self._connect(request, "api_key", s.ApiKeySerializer)
+
+    @extend_schema(summary="Connect with basic auth", request=s.BasicSerializer, responses=s.ConnectedSerializer)
+    def connect_basic(self, request, pk=None):
+        return self._connect(request, "basic", s.BasicSerializer)
+
+    @extend_schema(
+        summary="Connect with custom credentials",
+        request=s.CustomCredentialsSerializer,
+        responses=s.ConnectedSerializer,
+    )
+    def connect_custom(self, request, pk=None):
+        return self._connect(request, "custom", s.CustomCredentialsSerializer)
+
+    def _connect(self, request, kind, serializer_class):
+        data = _valid(serializer_class, request.data)
+        connection = services.connect_credentials(
+            integration=_integration(self),
+            kind=kind,
+            payload=data,
+            display_name=data.get("display_name", ""),
+            actor=request.user,
+        )
+        return Response(s.ConnectedSerializer(connection).data)
+
+    @extend_schema(
+        summary="Replace credentials", request=s.CredentialsPatchSerializer, responses=s.CredentialsUpdatedSerializer
+    )
+    def update_credentials(self, request, pk=None):
+        data = _valid(s.CredentialsPatchSerializer, request.data)
+        connection = services.credentials_update(
+            integration=_integration(self),
+            credential_type=data["credential_type"],
+            credentials=data["credentials"],
+            actor=request.user,
+        )
+        body = {
+            "success": True,
+            "credential_secret_name": services.credential_secret_name(connection),
+            "updated_at": connection.updated_at,
+        }
+        return Response(s.CredentialsUpdatedSerializer(body).data)
+
+    @extend_schema(summary="The tenant-level connection", responses=s.ConnectionSerializer)
+    def retrieve_connection(self, request, pk=None):
+        integration = _integration(self)
+        connection = services.connection_for_caller(integration=integration, user=request.user)
+        if connection is None:
+            raise NotFound("connection", "The integration has no connection.")
+        return Response(s.ConnectionSerializer(connection).data)
+
+    @extend_schema(summary="Test the connection (seed 004)", request=None, responses=s.TestResultSerializer)
+    def test(self, request, pk=None):
+        result = services.connection_test(integration=_integration(self), user=request.user, actor=request.user)
+        return Response(s.TestResultSerializer(s.check_result_body(result)).data)
+
+    @extend_schema(summary="Integration status (seed 004)", responses=s.StatusSerializer)
+    def status(self, request, pk=None):
+        body = services.connection_status(integration=_integration(self), user=request.user)
+        return Response(s.StatusSerializer(body).data)
+
+    @extend_schema(
+        summary="Disconnect (revokes at the provider where it can)", request=None, responses=s.DisconnectedSerializer
+    )
+    def disconnect(self, request, pk=None):
+        connection = services.disconnect(integration=_integration(self), actor=request.user)
+        return Response(s.DisconnectedSerializer({"success": True, "disconnected_at": connection.disconnected_at}).data)
+
+
+class UserConnectionViewSet(_IntegrationScopedViewSet):
+    """The caller's own connection of a user-scoped integration (seed 003's /api/user/…): any tenant role."""
+
+    required_permissions = {
+        "connect_oauth": Permission.READ,
+        "retrieve_connection": Permission.READ,
+        "disconnect": Permission.READ,
+    }
+
+    @extend_schema(
+        summary="Start my OAuth connection", request=s.ReturnUrlSerializer, responses=s.AuthorizationUrlSerializer
+    )
+    def connect_oauth(self, request, pk=None):
+        data = _valid(s.ReturnUrlSerializer, request.data)
+        url, state = services.oauth_start(
+            integration=_integration(self), user=request.user, scope=ConnectionScope.USER, return_url=data["return_url"]
+        )
+        return Response({"authorization_url": url, "state": state})
+
+    @extend_schema(summary="My connection", responses=s.UserConnectionSerializer)
+    def retrieve_connection(self, request, pk=None):
+        integration = _integration(self)
+        connection = services.connection_get(integration=integration, user=request.user)
+        if connection is None:
+            return Response(s.UserConnectionSerializer({"connected": False}).data)
+        body = {
+            "connected": connection.status == "active",
+            "connection_id": connection.pk,
+            "status": connection.status,
+            "last_connected_at": connection.connected_at,
+        }
+        return Response(s.UserConnectionSerializer(body).data)
+
+    @extend_schema(summary="Disconnect my connection", request=None, responses=s.DisconnectedSerializer)
+    def disconnect(self, request, pk=None):
+        connection = services.disconnect(integration=_integration(self), user=request.user, actor=request.user)
+        return Response(s.DisconnectedSerializer({"success": True, "disconnected_at": connection.disconnected_at}).data)
+
+
+class OAuthCallbackView(RateLimitFirstMixin, APIView):
+    """The public redirect target of every provider: no JWT (the state is the credential). Success or failure goes
+    back to the flow's returnUrl as `status=success|error` (+ `error`); with no trustworthy returnUrl (an unknown
+    state, or a flow started without one) a small HTML page says what happened."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    rate_limit_group = "connections"
+
+    @extend_schema(
+        summary="OAuth redirect target (public)",
+        parameters=[OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description")],
+        responses={302: None, 400: None},
+    )
+    def get(self, request):
+        params = request.query_params
+        result = services.oauth_complete(
+            state=params.get("state", ""),
+            code=params.get("code"),
+            error=params.get("error"),
+            error_description=params.get("error_description"),
+        )
+        if result.return_url:
+            query = {"status": "success" if result.success else "error"}
+            if result.integration is not None:
+                query["integrationId"] = str(result.integration.pk)
+            if not result.success:
+                query["error"] = result.error
+            if result.client_state:
+                query["clientState"] = result.client_state
+            return HttpResponseRedirect(_with_query(result.return_url, query))
+        context = {
+            "success": result.success,
+            "error": result.error,
+            "error_description": result.error_description,
+            "integration_name": result.integration.name if result.integration else "",
+        }
+        response = TemplateResponse(request, "oauth_result.html", context, status=200 if result.success else 400)
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+class ProviderTestView(RateLimitFirstMixin, APIView):
+    """`POST /api/v1/admin/providers/{key}/test`: the super admin's system-level test of a provider."""
+
+    permission_classes = [IsSuperAdmin]
+    rate_limit_group = "providers"
+    not_found_code = "PROVIDER_NOT_FOUND"
+
+    @extend_schema(summary="System-level provider test", request=None, responses=s.ProviderTestResultSerializer)
+    def post(self, request, key: str):
+        from providers.selectors import provider_get
+
+        result = services.provider_system_test(provider=provider_get(key=key))
+        return Response(s.ProviderTestResultSerializer(s.check_result_body(result, include_details=False)).data)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _with_query(url: str, extra: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = "&".join(filter(None, (parts.query, urlencode(extra))))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

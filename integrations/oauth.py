@@ -1,0 +1,204 @@
+"""OAuth 2.0 authorization code grant with PKCE (S256), through requests-oauthlib's OAuth2Session.
+
+Pure protocol: build the authorization URL, exchange a code, refresh, turn a token response into what a Connection
+stores. No database access here (integrations.connections does that). Token endpoint calls are never retried: an
+authorization code is single-use and a rotating refresh token may already have been spent by the first attempt.
+
+Errors come out as `OAuthFlowError(error, description)`, `error` being an RFC 6749 code (`invalid_grant`, …) or one
+of ours (`token_endpoint_unreachable`, `token_endpoint_timeout`, `token_endpoint_error`, `invalid_token_response`).
+No message carries a token, a code, a verifier or a client secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
+from requests_oauthlib import OAuth2Session
+
+from providers.http import default_timeout
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/api/v1/oauth/callback"
+_SAFE_ERROR = re.compile(r"[^a-z0-9_.-]")
+
+
+class OAuthFlowError(Exception):
+    """An OAuth step failed. `error` is a short code safe to show; `description` a safe sentence."""
+
+    def __init__(self, error: str, description: str = "", *, status_code: int | None = None):
+        self.error = safe_error_code(error)
+        self.description = description[:300]
+        self.status_code = status_code
+        super().__init__(f"{self.error}: {self.description}")
+
+
+class _TokenEndpointFailed(Exception):
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+
+
+def safe_error_code(value: str | None) -> str:
+    """A provider's error code reduced to `[a-z0-9_.-]`, at most 64 characters (it ends up in URLs and pages)."""
+    return _SAFE_ERROR.sub("_", (value or "unknown_error").strip().lower())[:64] or "unknown_error"
+
+
+def redirect_uri() -> str:
+    """The exact redirect URI registered with every provider: PUBLIC_BASE_URL + the public callback path."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + CALLBACK_PATH
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    code_verifier: str
+
+
+def authorization_request(
+    *,
+    authorization_url: str,
+    client_id: str,
+    scopes: list[str],
+    scope_separator: str,
+    state: str,
+    pkce: bool,
+    extra_params: dict[str, str] | None = None,
+) -> AuthorizationRequest:
+    """The provider's authorization URL with client_id, redirect_uri, scope, state and (when pkce) an S256
+    code_challenge; returns the code_verifier to keep for the exchange."""
+    scope = scope_separator.join(scopes) if scopes else None
+    session = OAuth2Session(client_id, redirect_uri=redirect_uri(), scope=scope)
+    params = dict(extra_params or {})
+    verifier = ""
+    if pkce:
+        helper = WebApplicationClient(client_id)
+        verifier = helper.create_code_verifier(64)
+        params["code_challenge"] = helper.create_code_challenge(verifier, "S256")
+        params["code_challenge_method"] = "S256"
+    url, _ = session.authorization_url(authorization_url, state=state, **params)
+    return AuthorizationRequest(url=url, code_verifier=verifier)
+
+
+def _session(client_id: str) -> tuple[OAuth2Session, dict[str, int]]:
+    """A session whose token responses are checked for a 5xx before oauthlib parses them."""
+    session = OAuth2Session(client_id, redirect_uri=redirect_uri())
+    seen: dict[str, int] = {}
+
+    def check(response: requests.Response) -> requests.Response:
+        seen["status"] = response.status_code
+        if response.status_code >= 500:
+            raise _TokenEndpointFailed(response.status_code)
+        return response
+
+    session.register_compliance_hook("access_token_response", check)
+    session.register_compliance_hook("refresh_token_response", check)
+    return session, seen
+
+
+def _client_auth(token_auth_method: str, client_id: str, client_secret: str) -> tuple[Any, dict[str, str]]:
+    if token_auth_method == "client_secret_basic":
+        return requests.auth.HTTPBasicAuth(client_id, client_secret), {}
+    return None, {"client_id": client_id, "client_secret": client_secret}
+
+
+def exchange_code(
+    *,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    code_verifier: str,
+    token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+) -> dict[str, Any]:
+    """POST the authorization code (and the PKCE code_verifier) to the token endpoint; the token dict."""
+    session, seen = _session(client_id)
+    auth, body = _client_auth(token_auth_method, client_id, client_secret)
+    kwargs: dict[str, Any] = {"code_verifier": code_verifier} if code_verifier else {}
+    if auth is None:
+        kwargs.update(include_client_id=True, client_secret=body["client_secret"])
+    return _call(
+        lambda: session.fetch_token(token_url, code=code, auth=auth, timeout=default_timeout(), **kwargs),
+        seen,
+        "exchange",
+    )
+
+
+def refresh_tokens(
+    *,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+) -> dict[str, Any]:
+    """grant_type=refresh_token at the token endpoint. A refresh token the provider does not resend is kept in the
+    answer (requests-oauthlib copies the old one in)."""
+    session, seen = _session(client_id)
+    auth, body = _client_auth(token_auth_method, client_id, client_secret)
+    return _call(
+        lambda: session.refresh_token(
+            token_url, refresh_token=refresh_token, auth=auth, timeout=default_timeout(), **body
+        ),
+        seen,
+        "refresh",
+    )
+
+
+def _call(fn, seen: dict[str, int], step: str) -> dict[str, Any]:
+    try:
+        return dict(fn())
+    except _TokenEndpointFailed as exc:
+        raise OAuthFlowError(
+            "token_endpoint_error",
+            f"The provider's token endpoint answered {exc.status_code}.",
+            status_code=exc.status_code,
+        )
+    except OAuth2Error as exc:
+        if exc.error == "missing_token" or not exc.error:
+            raise OAuthFlowError(
+                "invalid_token_response",
+                f"The provider's token endpoint answered {seen.get('status', '?')} without an access token.",
+                status_code=seen.get("status"),
+            )
+        description = exc.description if exc.description and len(exc.description) < 300 else ""
+        raise OAuthFlowError(exc.error, description or f"The provider refused the {step}.", status_code=exc.status_code)
+    except requests.Timeout:
+        raise OAuthFlowError("token_endpoint_timeout", "The provider's token endpoint did not answer in time.")
+    except requests.RequestException:
+        raise OAuthFlowError("token_endpoint_unreachable", "The provider's token endpoint could not be reached.")
+    except (ValueError, Warning) as exc:  # oauthlib: unparsable body, insecure transport, scope warnings
+        logger.info("integrations.oauth.bad_token_response", extra={"step": step, "error": type(exc).__name__})
+        raise OAuthFlowError(
+            "invalid_token_response",
+            f"The provider's token endpoint answered {seen.get('status', '?')} with an unreadable body.",
+            status_code=seen.get("status"),
+        )
+
+
+def token_fields(token: dict[str, Any], *, previous_refresh_token: str = "") -> dict[str, Any]:
+    """What a Connection stores from a token response: the credentials dict, expires_at and the granted scopes."""
+    credentials = {
+        "access_token": str(token.get("access_token") or ""),
+        "token_type": str(token.get("token_type") or "Bearer"),
+    }
+    refresh = token.get("refresh_token") or previous_refresh_token
+    if refresh:
+        credentials["refresh_token"] = str(refresh)
+    expires_at = None
+    if token.get("expires_at"):
+        expires_at = datetime.fromtimestamp(float(token["expires_at"]), tz=UTC)
+    elif token.get("expires_in"):
+        expires_at = datetime.fromtimestamp(time.time() + float(token["expires_in"]), tz=UTC)
+    scope = token.get("scope") or []
+    if isinstance(scope, str):
+        scope = re.split(r"[ ,]+", scope)
+    scopes = sorted({s for item in scope for s in re.split(r"[ ,]+", str(item)) if s})
+    return {"credentials": credentials, "expires_at": expires_at, "granted_scopes": scopes}

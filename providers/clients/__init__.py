@@ -1,0 +1,1 @@
+"""Provider clients, one module per provider family; `providers.registry` loads them and picks one by key."""

@@ -1,0 +1,476 @@
+"""The provider client interface: what every provider family answers, driven by its catalog entry.
+
+A client is made per use by `providers.registry.get_client(integration, connection=...)`. The base class reads the
+catalog entry (base URL with placeholders, auth placement, the health-check request, OAuth URLs), so a provider that
+needs no code is served by `GenericClient`; a subclass says only what the data cannot (Slack's `ok` field, Salesforce's
+`instance_url`, DocuSign's userinfo, search calls).
+
+Every HTTP call goes through `providers.http.provider_request`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from django.utils import timezone
+
+from config.errors import ConnectionFailed, ValidationFailed
+from providers.catalog_loader import MissingPlaceholder, placeholders, render_template
+from providers.http import ProviderUnreachable, RequestAuth, UnsafeBaseUrl, provider_request, redact
+
+logger = logging.getLogger(__name__)
+
+# Credential keys that are secret and never URL placeholders (everything else in credentials may fill one, e.g.
+# Twilio's accountSid).
+SECRET_CREDENTIAL_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "apiKey",
+        "password",
+        "authToken",
+        "clientSecret",
+        "refreshToken",
+        "partnerKey",
+        "signingSecret",
+        "secret",
+        "token",
+    }
+)
+
+
+class CheckKind(StrEnum):
+    OK = "ok"  # the provider answered as expected
+    SKIPPED = "skipped"  # the provider has no test request: nothing was checked (ok is True)
+    AUTH_FAILED = "auth_failed"  # 401/403 or the provider says the credentials are bad
+    CLIENT_ERROR = "client_error"  # another 4xx (wrong account id, subdomain, …)
+    RATE_LIMITED = "rate_limited"  # 429 (after retries)
+    SERVER_ERROR = "server_error"  # 5xx (after retries) or an unreadable answer
+    UNREACHABLE = "unreachable"  # DNS, connect or read failure, timeout
+    NOT_CONFIGURED = "not_configured"  # no connection, missing config value, refused base URL, no OAuth client
+
+
+# What a health check makes of each kind (the health engineer may refine "healthy" into "degraded" when slow).
+HEALTH_BY_KIND = {
+    CheckKind.OK: "healthy",
+    CheckKind.SKIPPED: "unknown",
+    CheckKind.AUTH_FAILED: "unhealthy",
+    CheckKind.CLIENT_ERROR: "unhealthy",
+    CheckKind.RATE_LIMITED: "degraded",
+    CheckKind.SERVER_ERROR: "degraded",
+    CheckKind.UNREACHABLE: "unhealthy",
+    CheckKind.NOT_CONFIGURED: "unhealthy",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of `test_connection` / `health_check` / `system_test`. `message` is safe to show (no secret)."""
+
+    ok: bool
+    kind: CheckKind
+    message: str
+    status_code: int | None = None
+    response_time_ms: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    checked_at: datetime = field(default_factory=timezone.now)
+
+    @property
+    def health_status(self) -> str:
+        return HEALTH_BY_KIND[self.kind]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = str(self.kind)
+        data["checked_at"] = self.checked_at.isoformat()
+        return data
+
+
+class ProviderError(ConnectionFailed):
+    """A provider call failed (502 CONNECTION_FAILED); `kind` is a CheckKind, `provider_status` the provider's HTTP
+    status (`status_code` stays the 502 our API answers)."""
+
+    def __init__(self, message: str, *, kind: CheckKind, status_code: int | None = None):
+        super().__init__(message, details={"kind": str(kind), "providerStatus": status_code})
+        self.kind = kind
+        self.provider_status = status_code
+
+
+class NotSupported(ValidationFailed):
+    """The provider (or this client) does not offer the operation."""
+
+
+class NotConfigured(ValidationFailed):
+    """A value the request needs is missing: a config field, a connection-derived value, the connection itself."""
+
+
+class ProviderClient:
+    """Base of every provider client. Subclasses are registered with `@providers.registry.register("key", ...)`."""
+
+    #: the provider keys this class serves (set by `register`)
+    provider_keys: ClassVar[tuple[str, ...]] = ()
+    #: how the OAuth client authenticates at the token endpoint: client_secret_post (body) or client_secret_basic
+    token_auth_method: ClassVar[str] = "client_secret_post"
+    #: headers sent on every API call
+    default_headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, integration=None, *, connection=None, provider=None):
+        self.integration = integration
+        self.provider = provider if provider is not None else integration.provider
+        self.connection = connection
+
+    # --- catalog data ---------------------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return self.provider.key
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(getattr(self.integration, "config", None) or {})
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return dict(getattr(self.connection, "credentials", None) or {})
+
+    @property
+    def oauth(self) -> dict[str, Any]:
+        return dict(self.provider.oauth_config or {})
+
+    def template_values(self) -> dict[str, Any]:
+        """Values for the catalog's {placeholders}: integration config, non-secret credentials, connection metadata."""
+        values = {k: v for k, v in self.credentials.items() if k not in SECRET_CREDENTIAL_KEYS}
+        values.update(self.config)
+        values.update(getattr(self.connection, "metadata", None) or {})
+        return values
+
+    def render(self, template: str) -> str:
+        try:
+            return render_template(template, self.template_values())
+        except MissingPlaceholder as exc:
+            raise NotConfigured(
+                f"The integration lacks the value {{{exc.name}}} needed to call {self.provider.display_name}.",
+                details={exc.name: ["Required."]},
+            )
+
+    def base_url(self) -> str:
+        if not self.provider.api_base_url:
+            raise NotConfigured(f"{self.provider.display_name} has no API base URL.")
+        return self.render(self.provider.api_base_url).rstrip("/")
+
+    def url(self, path: str) -> str:
+        if path.startswith("https://") or path.startswith("http://"):
+            return path
+        return self.base_url() + self.render(path)
+
+    @property
+    def ssrf_guard(self) -> bool:
+        """True when the API host itself comes from tenant-typed config ({baseUrl}, {host}): check before calling."""
+        template = self.provider.api_base_url or ""
+        if template.startswith("{"):
+            name = next(iter(placeholders(template.split("/", 1)[0])), "")
+            return name not in ("instanceUrl", "baseUri")  # learnt from the provider's own token/userinfo answer
+        netloc = urlsplit(template).netloc
+        return netloc.startswith("{") and netloc.endswith("}")
+
+    def secrets(self) -> list[str]:
+        return [str(v) for k, v in self.credentials.items() if k in SECRET_CREDENTIAL_KEYS and v]
+
+    # --- authentication -------------------------------------------------------------------------------------------
+    def authenticate(self, connection) -> RequestAuth:
+        """Headers / params / auth for a request made with `connection` (re-read before every attempt)."""
+        creds = dict(getattr(connection, "credentials", None) or {})
+        auth_type = getattr(connection, "auth_type", "") or self.provider.auth_type
+        if not creds:
+            return RequestAuth()
+        if auth_type == "oauth2" or "access_token" in creds:
+            token = creds.get("access_token", "")
+            return RequestAuth(headers={"Authorization": f"Bearer {token}"}, secrets=(token,))
+        if auth_type == "api_key" and "apiKey" in creds:
+            return self._api_key_auth(creds["apiKey"])
+        user, password = self.basic_pair(creds)
+        if user is not None:
+            return RequestAuth(auth=(user, password), secrets=(password or "", self._basic_header(user, password)))
+        return RequestAuth()
+
+    def _api_key_auth(self, api_key: str) -> RequestAuth:
+        placement = dict(self.provider.api_key_placement or {"in": "header", "name": "Authorization"})
+        config = self.config
+        where = config.get("apiKeyIn") or placement.get("in", "header")
+        name = config.get("apiKeyName") or placement.get("name", "Authorization")
+        fmt = config.get("apiKeyFormat") or placement.get("format") or "{apiKey}"
+        value = fmt.replace("{apiKey}", api_key)
+        if where == "query":
+            return RequestAuth(params={name: value}, secrets=(api_key,))
+        return RequestAuth(headers={name: value}, secrets=(api_key,))
+
+    def basic_pair(self, creds: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(username, password) for HTTP Basic: `username`/`password`, else the schema's first two required fields."""
+        if "username" in creds:
+            return str(creds["username"]), str(creds.get("password", ""))
+        required = list((self.provider.credential_schema or {}).get("required") or [])
+        if self.provider.auth_type == "basic" and len(required) >= 2 and required[0] in creds:
+            return str(creds[required[0]]), str(creds.get(required[1], ""))
+        return None, None
+
+    @staticmethod
+    def _basic_header(user: str, password: str | None) -> str:
+        return base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+
+    # --- calls ----------------------------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: dict | None = None,
+        idempotent: bool | None = None,
+        log_activity: bool = True,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> requests.Response:
+        return provider_request(
+            method,
+            self.url(path),
+            integration=self.integration if getattr(self.integration, "pk", None) else None,
+            connection=self.connection,
+            authenticate=self.authenticate,
+            params=params,
+            json=json,
+            data=data,
+            headers={**self.default_headers, **(headers or {})},
+            idempotent=idempotent,
+            ssrf_guard=self.ssrf_guard,
+            log_activity=log_activity,
+            timeout=timeout,
+            secrets=self.secrets(),
+        )
+
+    def get_json(self, path: str, **kwargs) -> Any:
+        """GET `path` and return its JSON, raising ProviderError for anything but a 2xx JSON answer."""
+        return self.json_or_raise(self.request("GET", path, **kwargs))
+
+    def json_or_raise(self, response: requests.Response) -> Any:
+        if response.status_code >= 400:
+            kind = self.kind_for_status(response.status_code)
+            raise ProviderError(
+                f"{self.provider.display_name} answered {response.status_code}: {self.error_message(response)}",
+                kind=kind,
+                status_code=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(
+                f"{self.provider.display_name} answered with something that is not JSON.",
+                kind=CheckKind.SERVER_ERROR,
+                status_code=response.status_code,
+            )
+
+    @staticmethod
+    def kind_for_status(status: int) -> CheckKind:
+        if status in (401, 403):
+            return CheckKind.AUTH_FAILED
+        if status == 429:
+            return CheckKind.RATE_LIMITED
+        if status >= 500:
+            return CheckKind.SERVER_ERROR
+        return CheckKind.CLIENT_ERROR
+
+    def error_message(self, response: requests.Response, limit: int = 200) -> str:
+        """The provider's own error text when its body carries one (redacted, truncated), else the reason."""
+        text = ""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict):
+                text = str(error.get("message") or error.get("code") or "")
+            elif isinstance(error, str):
+                text = str(body.get("error_description") or error)
+            text = text or str(body.get("message") or body.get("detail") or body.get("title") or "")
+        elif isinstance(body, list) and body and isinstance(body[0], dict):  # Salesforce: [{"message", "errorCode"}]
+            text = str(body[0].get("message") or body[0].get("errorCode") or "")
+        text = text or response.reason or "error"
+        return redact(text, self.secrets())[:limit]
+
+    # --- the interface ----------------------------------------------------------------------------------------------
+    def test_connection(self) -> CheckResult:
+        """Check the connection's credentials against the provider (used before storing them, and by `…/test`)."""
+        return self.health_check()
+
+    def health_check(self, *, log_activity: bool = True) -> CheckResult:
+        """Send the catalog's health-check request with the connection's credentials and judge the answer."""
+        check = self.provider.health_check
+        if not check:
+            return CheckResult(True, CheckKind.SKIPPED, "This provider has no test request; nothing was checked.")
+        if self.provider.auth_type != "none" and not self.credentials:
+            return CheckResult(False, CheckKind.NOT_CONFIGURED, "The integration is not connected.")
+        started = time.monotonic()
+        try:
+            response = self.request(
+                check["method"], check["path"], idempotent=True, log_activity=log_activity, timeout=None
+            )
+        except ProviderUnreachable as exc:  # details.kind: "timeout" or "unreachable"
+            return CheckResult(
+                False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started), details={"kind": exc.kind}
+            )
+        except (NotConfigured, UnsafeBaseUrl) as exc:
+            return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
+        return self.interpret_check(response, expected=check.get("expectedStatus") or [200], elapsed_ms=_ms(started))
+
+    def interpret_check(self, response: requests.Response, *, expected: list[int], elapsed_ms: int) -> CheckResult:
+        status = response.status_code
+        if status in expected:
+            return CheckResult(
+                True,
+                CheckKind.OK,
+                f"Connected to {self.provider.display_name}.",
+                status_code=status,
+                response_time_ms=elapsed_ms,
+                details=self.check_details(response),
+            )
+        kind = self.kind_for_status(status)
+        return CheckResult(
+            False,
+            kind,
+            f"Failed to connect: {status} - {self.error_message(response)}",
+            status_code=status,
+            response_time_ms=elapsed_ms,
+        )
+
+    def check_details(self, response: requests.Response) -> dict[str, Any]:
+        """Non-secret facts of a successful health answer worth showing (the account name, …); none by default."""
+        return {}
+
+    def search(
+        self, query: str, *, entities: list[str] | None = None, limit: int = 20, filters: dict | None = None
+    ) -> list[dict[str, Any]]:
+        """Search the provider; hits are `{id, entity, title, description, url, updatedAt}` dicts."""
+        raise NotSupported(f"{self.provider.display_name} does not support search here.")
+
+    def fetch_entities(
+        self, entity: str, *, limit: int = 50, filters: dict | None = None, fields: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` records of `entity` (one of the provider's availableEntities), as the provider shapes them."""
+        raise NotSupported(f"Fetching {entity!r} from {self.provider.display_name} is not supported.")
+
+    def check_entity(self, entity: str, supported: Mapping[str, Any]) -> None:
+        if entity not in supported:
+            raise NotSupported(
+                f"{self.provider.display_name} entity {entity!r} is not supported; use one of: {', '.join(supported)}."
+            )
+
+    # --- OAuth hooks ------------------------------------------------------------------------------------------------
+    def oauth_url(self, name: str) -> str | None:
+        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled."""
+        template = self.oauth.get(name)
+        return self.render(template) if template else None
+
+    def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:
+        """Metadata to store after the code exchange (e.g. Salesforce instance_url); may call the provider."""
+        return {}
+
+    def after_token_refresh(self, token: dict[str, Any]) -> dict[str, Any]:
+        """Metadata to update after a refresh; by default none."""
+        return {}
+
+    def revoke(self, *, client_id: str, client_secret: str) -> bool:
+        """Revoke the connection's tokens at the provider (RFC 7009). False when the provider has no revocation URL.
+        Raises ProviderError / ProviderUnreachable when the provider refuses or cannot be reached."""
+        url = self.oauth_url("revocationUrl")
+        if not url:
+            return False
+        creds = self.credentials
+        token, hint = (
+            (creds["refresh_token"], "refresh_token")
+            if creds.get("refresh_token")
+            else (creds.get("access_token"), "access_token")
+        )
+        if not token:
+            return False
+        data = {"token": token, "token_type_hint": hint}
+        auth = None
+        if self.token_auth_method == "client_secret_basic":
+            auth = (client_id, client_secret)
+        else:
+            data.update(client_id=client_id, client_secret=client_secret)
+        response = provider_request(
+            "POST",
+            url,
+            integration=self.integration,
+            authenticate=lambda _c: RequestAuth(auth=auth, secrets=(token, client_secret)),
+            data=data,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            refresh_on_401=False,
+            secrets=(token, client_secret),
+        )
+        if response.status_code >= 400:
+            raise ProviderError(
+                f"Revocation answered {response.status_code}: {self.error_message(response)}",
+                kind=self.kind_for_status(response.status_code),
+                status_code=response.status_code,
+            )
+        return True
+
+    # --- system level ---------------------------------------------------------------------------------------------
+    def system_test(self, *, oauth_client: tuple[str, str] | None) -> CheckResult:
+        """Super admin's provider test, without any tenant's credentials: the OAuth client is configured (for OAuth
+        providers) and the provider's API host answers HTTP at all (any status below 500 counts as reachable)."""
+        if self.provider.auth_type == "oauth2" and not oauth_client:
+            names = "/".join(filter(None, (self.oauth.get("clientIdEnv"), self.oauth.get("clientSecretEnv"))))
+            return CheckResult(
+                False, CheckKind.NOT_CONFIGURED, f"The OAuth client is not configured (set {names or 'the client'})."
+            )
+        target = self._system_probe_url()
+        if not target:
+            return CheckResult(True, CheckKind.SKIPPED, "No fixed URL to probe; configuration looks complete.")
+        started = time.monotonic()
+        try:
+            response = provider_request("GET", target, max_retries=0, refresh_on_401=False, log_activity=False)
+        except ProviderUnreachable as exc:
+            return CheckResult(False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started))
+        elapsed = _ms(started)
+        host = urlsplit(target).hostname
+        if response.status_code >= 500:
+            return CheckResult(
+                False,
+                CheckKind.SERVER_ERROR,
+                f"{host} answered {response.status_code}.",
+                status_code=response.status_code,
+                response_time_ms=elapsed,
+            )
+        return CheckResult(
+            True,
+            CheckKind.OK,
+            f"{host} is reachable" + (" and the OAuth client is configured." if oauth_client else "."),
+            status_code=response.status_code,
+            response_time_ms=elapsed,
+        )
+
+    def _system_probe_url(self) -> str | None:
+        for template in (self.provider.api_base_url, self.oauth.get("tokenUrl")):
+            if template and not placeholders(template):
+                return template
+        return None
+
+
+class GenericClient(ProviderClient):
+    """Serves every provider without a class of its own, from its catalog entry alone."""
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
