@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("integrations.connection_urls")),
     path("", include("integrations.health_urls")),
+    path("", include("integrations.search_urls")),
     path("", include("integrations.urls")),
     path("", include("providers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
