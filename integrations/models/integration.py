@@ -70,11 +70,12 @@ class Integration(models.Model):
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_integration_tenant_name")]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="integ_tenant_created_idx"),
+            # (…, id) matches sort_queryset's pk tie-break, so a page is an index range scan, not a sort of the tenant.
+            models.Index(fields=["tenant", "-created_at", "id"], name="integ_tenant_created_idx"),
             models.Index(fields=["tenant", "status"], name="integ_tenant_status_idx"),
             models.Index(fields=["tenant", "provider"], name="integ_tenant_provider_idx"),
             models.Index(fields=["tenant", "environment"], name="integ_tenant_env_idx"),
-            models.Index(fields=["tenant", "-updated_at"], name="integ_tenant_updated_idx"),
+            models.Index(fields=["tenant", "-updated_at", "id"], name="integ_tenant_updated_idx"),
             models.Index(fields=["status"], name="integ_status_idx"),
         ]
 

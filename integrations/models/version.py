@@ -1,4 +1,4 @@
-"""Version history of an integration's configuration (seed 004): one row per change of config, settings or credentials."""
+"""Version history of an integration (seed 004): one row per change of its config, settings or credentials."""
 
 import uuid
 

@@ -36,6 +36,19 @@ class Command(BaseCommand):
         root.save()
         users.append({"email": email, "password": password, "role": "super_admin", "tenant": None})
         self.stdout.write(json.dumps({"tenant": {"id": str(tenant.id), "slug": tenant.slug}, "users": users}, indent=2))
+        self._demo_integration(tenant, users_admin=User.objects.get(email=DEMO_USERS[0][0]))
+
+    @staticmethod
+    def _demo_integration(tenant, users_admin) -> None:
+        """One demo integration (Stripe, sandbox, no credentials) when the tenant has none yet."""
+        from integrations.models import Integration
+        from integrations.services import integration_create
+        from providers.models import Provider
+
+        if not Integration.objects.filter(tenant=tenant).exists() and Provider.objects.filter(key="stripe").exists():
+            integration_create(
+                tenant=tenant, provider="stripe", name="Stripe (demo)", environment="sandbox", actor=users_admin
+            )
 
     @staticmethod
     def _has_command(name: str) -> bool:

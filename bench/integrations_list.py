@@ -1,0 +1,142 @@
+"""GET /api/v1/integrations?limit=50 on a tenant with 10,000 integrations (half of them with credentials), against
+the bare view /healthz, both on a production-mode gunicorn with PostgreSQL and Redis. Leaves nothing behind.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \
+        python bench/integrations_list.py [--rows 10000] [--concurrency 8] [--requests 200]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import requests
+from common import ROOT, bench_environment, load, manage, report
+
+from tests.live import free_port
+
+SEED = """
+from django.db import connection
+
+from accounts.models import User
+from integrations.models import Connection, Integration
+from integrations.services import credential_hint
+from providers.models import Provider
+from tenants.models import Tenant
+
+tenant = Tenant.objects.get(slug="bench")
+user = User.objects.get(email="bench@bench.test")
+providers = list(Provider.objects.filter(audience="tenant", status__in=["active", "beta"]).order_by("key"))
+rows = [
+    Integration(
+        tenant=tenant,
+        provider=providers[i % len(providers)],
+        name=f"Integration {i:05d}",
+        description=f"Bench integration number {i}",
+        auth_type=providers[i % len(providers)].auth_type,
+        status=("pending", "active", "inactive", "error")[i % 4],
+        environment=("production", "sandbox", "staging", "development")[i % 4],
+        config={"region": "eu", "index": i},
+        settings={"syncEnabled": bool(i % 2)},
+        created_by=user,
+    )
+    for i in range(ROWS)
+]
+Integration.objects.bulk_create(rows, batch_size=1000)
+secret = {"apiKey": "sk_test_bench_0123456789abcdefWXYZ"}
+hint = credential_hint(secret)
+Connection.objects.bulk_create(
+    [
+        Connection(tenant=tenant, integration=row, auth_type="api_key", credentials=secret, credential_hint=hint)
+        for row in rows[::2]
+    ],
+    batch_size=1000,
+)
+with connection.cursor() as cursor:  # what autovacuum would soon do after a bulk load: fresh planner statistics
+    cursor.execute("ANALYZE")
+print(Integration.objects.filter(tenant=tenant).count())
+"""
+
+
+@contextmanager
+def server(env: dict, *, workers: int):
+    """A production-mode gunicorn; waits through read timeouts too (workers still booting)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not come up in 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=200, help="per concurrent client")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    with bench_environment("bench_integrations") as env:
+        manage(env, "sync_providers")
+        manage(env, "create_tenant", "--name", "Bench", "--slug", "bench")
+        manage(env, "create_user", "--email", "bench@bench.test", "--password", "bench-pass-123", "--tenant", "bench")
+        seeded = manage(env, "shell", "-c", SEED.replace("ROWS", str(args.rows))).strip()
+        with server(env, workers=args.workers) as base:
+            token = requests.post(
+                f"{base}/api/v1/auth/token",
+                json={"email": "bench@bench.test", "password": "bench-pass-123"},
+                timeout=10,
+            ).json()["access"]
+            headers = {"Authorization": f"Bearer {token}"}
+            first = requests.get(f"{base}/api/v1/integrations?limit=50", headers=headers, timeout=30)
+            first.raise_for_status()
+            assert first.json()["total"] == args.rows and len(first.json()["items"]) == 50, first.text[:300]
+            listing = load(
+                lambda s, i: s.get(f"{base}/api/v1/integrations?limit=50", headers=headers, timeout=30),
+                concurrency=args.concurrency,
+                requests_per_worker=args.requests,
+            )
+            bare = load(
+                lambda s, i: s.get(f"{base}/healthz", timeout=10),
+                concurrency=args.concurrency,
+                requests_per_worker=args.requests,
+            )
+    print(
+        json.dumps(
+            {
+                "integrations": int(seeded.splitlines()[-1]),
+                "concurrency": args.concurrency,
+                "gunicorn_workers": args.workers,
+            }
+        )
+    )
+    report(
+        "Integrations list",
+        [("GET /healthz (bare Django view)", bare), ("GET /api/v1/integrations?limit=50", listing)],
+        baseline="GET /healthz (bare Django view)",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Reads of integrations, their versions and activity logs; every selector takes the tenant (or a tenant's row)."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from config.api import sort_queryset
+from config.errors import NotFound, ValidationFailed
+from integrations.models import (
+    ActivityLog,
+    ActivityStatus,
+    ActivityType,
+    Connection,
+    Environment,
+    Integration,
+    IntegrationStatus,
+    IntegrationVersion,
+)
+from providers.models import Category, Provider
+
+INTEGRATION_SORTS = {
+    "name": "name",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "status": "status",
+    "provider": "provider__key",
+}
+# Seeds' other words for the same values (seed 003: connected/disabled; seed 004: upper case and *_PROVIDER kinds).
+STATUS_ALIASES = {"connected": IntegrationStatus.ACTIVE, "disabled": IntegrationStatus.INACTIVE}
+CATEGORY_ALIASES = {
+    "sms_provider": Category.SMS,
+    "email_provider": Category.EMAIL,
+    "payment": Category.PAYMENT_GATEWAY,
+    "payment_provider": Category.PAYMENT_GATEWAY,
+}
+ACTIVITY_STATUS_ALIASES = {"failed": ActivityStatus.ERROR, "failure": ActivityStatus.ERROR}
+_MAX_SEARCH = 200
+
+
+def _invalid(name: str, message: str):
+    return ValidationFailed(f"{name}: {message}", details={name: [message]})
+
+
+def normalize_choice(name: str, raw: str | None, choices: list[str], aliases: Mapping[str, str] | None = None):
+    """A case-insensitive enum value (with the seeds' aliases), None when absent, 400 when unknown."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return None
+    value = str((aliases or {}).get(value, value))
+    if value not in choices:
+        raise _invalid(name, f"Must be one of: {', '.join(choices)}.")
+    return value
+
+
+def normalize_category(raw: str | None, name: str = "category") -> str | None:
+    return normalize_choice(name, raw, Category.values, CATEGORY_ALIASES)
+
+
+# --- Integrations -------------------------------------------------------------------------------------------------
+def _tenant_connection():
+    return Connection.objects.filter(integration=OuterRef("pk"), user__isnull=True)
+
+
+# Provider columns a list row never shows: not read (the client secret would be decrypted once per row otherwise).
+# Accessing one later still works (Django loads it on demand, one query).
+_PROVIDER_DEFERRED = [
+    f"provider__{name}"
+    for name in (
+        "description",
+        "oauth_config",
+        "oauth_client_secret",
+        "api_key_placement",
+        "credential_schema",
+        "config_schema",
+        "health_check",
+        "available_entities",
+        "entity_mappings",
+        "capabilities",
+        "search_capabilities",
+        "notes",
+        "locked_fields",
+    )
+]
+
+
+def integration_queryset(*, tenant) -> QuerySet[Integration]:
+    """The tenant's integrations with their provider and the tenant-level connection's status and hint (one query)."""
+    return (
+        Integration.objects.filter(tenant=tenant)
+        .select_related("provider")
+        .defer(*_PROVIDER_DEFERRED)
+        .annotate(
+            _conn_status=Subquery(_tenant_connection().values("status")[:1]),
+            _conn_hint=Subquery(_tenant_connection().values("credential_hint")[:1]),
+        )
+    )
+
+
+def integration_list(*, tenant, filters: Mapping) -> QuerySet[Integration]:
+    """Filters `provider` (key; alias `providerName`), `status`, `category` (alias `type`), `environment`, `search`
+    (name and description); `sortBy` name|createdAt|updatedAt|status|provider, `sortOrder` asc|desc."""
+    queryset = integration_queryset(tenant=tenant)
+    provider = (filters.get("provider") or filters.get("providerName") or filters.get("provider_name") or "").strip()
+    if provider:
+        queryset = queryset.filter(provider__key=provider)
+    status = normalize_choice("status", filters.get("status"), IntegrationStatus.values, STATUS_ALIASES)
+    if status:
+        queryset = queryset.filter(status=status)
+    category_param = "category" if filters.get("category") else "type"
+    category = normalize_category(filters.get(category_param), category_param)
+    if category:
+        queryset = queryset.filter(provider__category=category)
+    environment = normalize_choice("environment", filters.get("environment"), Environment.values)
+    if environment:
+        queryset = queryset.filter(environment=environment)
+    search = (filters.get("search") or "").strip()[:_MAX_SEARCH]
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return sort_queryset(queryset, filters, allowed=INTEGRATION_SORTS, default="-created_at")
+
+
+def integration_list_by_provider(*, tenant, provider_key: str, filters: Mapping) -> QuerySet[Integration]:
+    """Seed 000's `/integrations/provider/{key}`: 404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
+    if not Provider.objects.filter(key=provider_key).exists():
+        raise NotFound("provider", f"Provider {provider_key!r} not found.")
+    params = {k: v for k, v in filters.items() if k not in ("provider", "providerName", "provider_name")}
+    return integration_list(tenant=tenant, filters={**params, "provider": provider_key})
+
+
+def integration_get(*, tenant, integration_id) -> Integration:
+    integration = integration_queryset(tenant=tenant).filter(pk=integration_id).first()
+    if integration is None:
+        raise NotFound("integration")
+    return integration
+
+
+# --- Versions -----------------------------------------------------------------------------------------------------
+def version_list(*, integration: Integration) -> QuerySet[IntegrationVersion]:
+    """Newest first; the encrypted credentials column is not read (lists show `credentialsSet` only)."""
+    return (
+        IntegrationVersion.objects.filter(integration=integration)
+        .select_related("created_by")
+        .defer("credentials")
+        .order_by("-number")
+    )
+
+
+def version_get(*, integration: Integration, number: int) -> IntegrationVersion:
+    version = version_list(integration=integration).filter(number=number).first()
+    if version is None:
+        raise NotFound("version", f"Version {number} of this integration not found.")
+    return version
+
+
+# --- Activity -----------------------------------------------------------------------------------------------------
+def parse_instant(name: str, raw: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """An ISO 8601 datetime (or date) query parameter; naive values are UTC; anything else is a 400."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))  # a "+" in a query string arrives as a space
+        if value is None:
+            day = parse_date(raw)
+            if day is not None:
+                value = datetime.combine(day, time.max if end_of_day else time.min)
+    except ValueError:
+        value = None
+    if value is None:
+        raise _invalid(name, "Must be an ISO 8601 date or datetime, e.g. 2025-01-31T12:00:00Z.")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def activity_list(*, integration: Integration, filters: Mapping) -> QuerySet[ActivityLog]:
+    """Newest first; filters `status`, `type` (comma-separated allowed), `from`/`to` (ISO 8601, inclusive)."""
+    queryset = ActivityLog.objects.filter(integration=integration).select_related("actor")
+    status = normalize_choice("status", filters.get("status"), ActivityStatus.values, ACTIVITY_STATUS_ALIASES)
+    if status:
+        queryset = queryset.filter(status=status)
+    raw_types = [t for t in (filters.get("type") or "").split(",") if t.strip()]
+    if raw_types:
+        types = [normalize_choice("type", t, ActivityType.values) for t in raw_types]
+        queryset = queryset.filter(type__in=types)
+    since = parse_instant("from", filters.get("from") or filters.get("startDate"))
+    until = parse_instant("to", filters.get("to") or filters.get("endDate"), end_of_day=True)
+    if since and until and since > until:
+        raise _invalid("from", "Must not be after 'to'.")
+    if since:
+        queryset = queryset.filter(created_at__gte=since)
+    if until:
+        queryset = queryset.filter(created_at__lte=until)
+    return queryset.order_by("-created_at", "-pk")

@@ -1,0 +1,259 @@
+"""Integration, version and activity representations, and the validated input of create/update.
+
+Credentials are write-only: responses carry `credentialsSet` and `credentialHint`, and input errors never echo them.
+"""
+
+from rest_framework import serializers
+
+from config.errors import ValidationFailed
+from config.serializers import StrictSerializer
+from integrations.models import (
+    ActivityLog,
+    ConnectionStatus,
+    Environment,
+    Integration,
+    IntegrationStatus,
+    IntegrationVersion,
+)
+from integrations.selectors import normalize_category, normalize_choice
+
+_UNSET = object()
+
+
+def _field_choice(name, value, choices, aliases=None):
+    """normalize_choice as a serializer field error."""
+    try:
+        return normalize_choice(name, value, choices, aliases)
+    except ValidationFailed as exc:
+        raise serializers.ValidationError(exc.details.get(name, [exc.message]))
+
+
+def _connection_state(obj: Integration) -> tuple[str | None, str | None]:
+    status = getattr(obj, "_conn_status", _UNSET)
+    if status is _UNSET:  # not annotated by the selector: one query (detail views only)
+        row = obj.connections.filter(user__isnull=True).values("status", "credential_hint").first() or {}
+        obj._conn_status, obj._conn_hint = row.get("status"), row.get("credential_hint")
+    return obj._conn_status, obj._conn_hint
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    """api.md's integration fields (seeds 000, 003, 004) + `category`/`type` (the provider's category)."""
+
+    tenant_id = serializers.UUIDField(read_only=True)
+    provider = serializers.CharField(source="provider.key", read_only=True)
+    category = serializers.CharField(source="provider.category", read_only=True)
+    type = serializers.CharField(source="provider.category", read_only=True)
+    icon = serializers.SerializerMethodField()
+    enabled_by = serializers.UUIDField(source="enabled_by_id", read_only=True, allow_null=True)
+    credentials_set = serializers.SerializerMethodField()
+    credential_hint = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="current_version", read_only=True)
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id",
+            "tenant_id",
+            "name",
+            "description",
+            "provider",
+            "category",
+            "type",
+            "status",
+            "auth_type",
+            "environment",
+            "config",
+            "settings",
+            "icon",
+            "allowed_shard_types",
+            "search_enabled",
+            "searchable_entities",
+            "user_scoped",
+            "enabled_at",
+            "enabled_by",
+            "credentials_set",
+            "credential_hint",
+            "last_sync_at",
+            "last_health_check_at",
+            "health_status",
+            "last_error",
+            "last_error_at",
+            "last_connection_test",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_icon(self, obj) -> str:
+        return obj.icon or obj.provider.icon
+
+    def get_credentials_set(self, obj) -> bool:
+        status, _ = _connection_state(obj)
+        return status is not None and status != ConnectionStatus.REVOKED
+
+    def get_credential_hint(self, obj) -> str | None:
+        status, hint = _connection_state(obj)
+        if status is None or status == ConnectionStatus.REVOKED:
+            return None
+        return hint or None
+
+
+class _IntegrationInput(StrictSerializer):
+    """Fields shared by create and update, with the seeds' aliases: `configuration` (seed 004) = `config`,
+    `type` (seeds 002/004) = the provider's category, `integrationId` (seed 003) = `provider`."""
+
+    provider = serializers.CharField(max_length=64, required=False)
+    integration_id = serializers.CharField(max_length=64, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    type = serializers.CharField(max_length=64, required=False)
+    category = serializers.CharField(max_length=64, required=False)
+    auth_type = serializers.CharField(max_length=16, required=False)
+    environment = serializers.CharField(max_length=16, required=False)
+    config = serializers.JSONField(required=False)
+    configuration = serializers.JSONField(required=False)
+    settings = serializers.JSONField(required=False)
+    icon = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    allowed_shard_types = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=100, required=False
+    )
+    search_enabled = serializers.BooleanField(required=False)
+    searchable_entities = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=100, required=False
+    )
+    user_scoped = serializers.BooleanField(required=False)
+    credentials = serializers.JSONField(required=False, write_only=True)
+    credential_type = serializers.CharField(max_length=16, required=False)
+
+    def validate_credentials(self, value):
+        if not isinstance(value, dict) or not value:
+            raise serializers.ValidationError("Must be a non-empty JSON object.")
+        return value
+
+    def validate_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+    validate_configuration = validate_config
+    validate_settings = validate_config
+
+    def validate_environment(self, value):
+        return _field_choice("environment", value, Environment.values)
+
+    def validate_auth_type(self, value):
+        return value.strip().lower() or None
+
+    def validate_name(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+    def validate(self, attrs):
+        if "configuration" in attrs:
+            if "config" in attrs:
+                raise serializers.ValidationError({"configuration": ["Give either config or configuration."]})
+            attrs["config"] = attrs.pop("configuration")
+        if "integration_id" in attrs:
+            if "provider" in attrs:
+                raise serializers.ValidationError({"integration_id": ["Give either provider or integrationId."]})
+            attrs["provider"] = attrs.pop("integration_id")
+        category = attrs.pop("category", None)
+        kind = attrs.pop("type", None)
+        if category or kind:
+            attrs["category"] = normalize_category(category or kind, "category" if category else "type")
+        if "credential_type" in attrs and "credentials" not in attrs:
+            raise serializers.ValidationError({"credential_type": ["Only with credentials."]})
+        return attrs
+
+
+class IntegrationCreateSerializer(_IntegrationInput):
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        errors = {}
+        if not attrs.get("provider"):
+            errors["provider"] = ["This field is required."]
+        if not attrs.get("name"):
+            errors["name"] = ["This field is required."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class IntegrationUpdateSerializer(_IntegrationInput):
+    status = serializers.CharField(max_length=16, required=False)
+
+    def validate_status(self, value):
+        value = _field_choice(
+            "status", value, IntegrationStatus.values, {"connected": "active", "disabled": "inactive"}
+        )
+        if value not in (IntegrationStatus.ACTIVE, IntegrationStatus.INACTIVE):
+            raise serializers.ValidationError("Must be active or inactive (or use /activate and /deactivate).")
+        return value
+
+
+class ActivateResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    enabled_at = serializers.DateTimeField()
+    enabled_by = serializers.UUIDField(allow_null=True)
+
+
+class DeactivateResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+
+
+class ActorSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    integration_id = serializers.UUIDField(read_only=True)
+    created_by = ActorSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = IntegrationVersion
+        fields = ["id", "integration_id", "number", "changed_fields", "credentials_set", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class VersionDetailSerializer(VersionSerializer):
+    """The snapshot without credentials: `config`, `settings`, `credentialsSet`, `credentialType`."""
+
+    snapshot = serializers.SerializerMethodField()
+
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "snapshot"]
+        read_only_fields = fields
+
+    def get_snapshot(self, obj) -> dict:
+        snapshot = {k: v for k, v in (obj.snapshot or {}).items() if k != "credentials"}
+        snapshot["credentialsSet"] = obj.credentials_set
+        return snapshot
+
+
+class ActivityLogSerializer(serializers.ModelSerializer):
+    integration_id = serializers.UUIDField(read_only=True)
+    tenant_id = serializers.UUIDField(read_only=True)
+    actor = ActorSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ActivityLog
+        fields = [
+            "id",
+            "tenant_id",
+            "integration_id",
+            "type",
+            "status",
+            "message",
+            "details",
+            "actor",
+            "request_id",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,147 @@
+"""`/api/v1/integrations…`: CRUD, by provider, activate/deactivate, versions and activity logs (thin: validate →
+one service or selector → serialize)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status as http_status
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from accounts.models import Permission
+from integrations import selectors, services
+from integrations.models import Integration
+from integrations.serializers import (
+    ActivateResponseSerializer,
+    ActivityLogSerializer,
+    DeactivateResponseSerializer,
+    IntegrationCreateSerializer,
+    IntegrationSerializer,
+    IntegrationUpdateSerializer,
+    VersionDetailSerializer,
+    VersionSerializer,
+)
+from tenants.scoping import TenantScopedViewSetMixin
+
+_LIST_PARAMS = [
+    OpenApiParameter(name, str, required=False)
+    for name in ("provider", "status", "category", "type", "environment", "search", "sortBy", "sortOrder")
+]
+_LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status", "type", "from", "to")]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the tenant's integrations", parameters=_LIST_PARAMS),
+    create=extend_schema(
+        summary="Create an integration", request=IntegrationCreateSerializer, responses={201: IntegrationSerializer}
+    ),
+    retrieve=extend_schema(summary="Get an integration"),
+    update=extend_schema(summary="Update an integration (fields optional)", request=IntegrationUpdateSerializer),
+    partial_update=extend_schema(summary="Update an integration", request=IntegrationUpdateSerializer),
+    destroy=extend_schema(summary="Delete an integration and what hangs off it (admin only)"),
+)
+class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
+    queryset = Integration.objects.all()
+    serializer_class = IntegrationSerializer
+    rate_limit_group = "integrations"
+    not_found_code = "INTEGRATION_NOT_FOUND"
+    not_found_message = "Integration not found."
+    required_permissions = {
+        "activate": Permission.UPDATE,
+        "deactivate": Permission.UPDATE,
+        "restore_version": Permission.UPDATE,
+    }
+
+    def get_queryset(self):
+        return selectors.integration_queryset(tenant=self.tenant)
+
+    def _detail(self, integration: Integration) -> dict:
+        return IntegrationSerializer(selectors.integration_get(tenant=self.tenant, integration_id=integration.pk)).data
+
+    def _page(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    def list(self, request):
+        return self._page(
+            selectors.integration_list(tenant=self.tenant, filters=request.query_params), IntegrationSerializer
+        )
+
+    @extend_schema(
+        summary="The tenant's integrations of one provider",
+        parameters=_LIST_PARAMS,
+        responses=IntegrationSerializer(many=True),
+    )
+    def by_provider(self, request, key=None):
+        queryset = selectors.integration_list_by_provider(
+            tenant=self.tenant, provider_key=key, filters=request.query_params
+        )
+        return self._page(queryset, IntegrationSerializer)
+
+    def create(self, request):
+        serializer = IntegrationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration = services.integration_create(tenant=self.tenant, actor=request.user, **serializer.validated_data)
+        return Response(self._detail(integration), status=http_status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(IntegrationSerializer(self.get_object()).data)
+
+    def update(self, request, pk=None):
+        integration = self.get_object()
+        serializer = IntegrationUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration = services.integration_update(
+            integration=integration, actor=request.user, changes=serializer.validated_data
+        )
+        return Response(self._detail(integration))
+
+    partial_update = update
+
+    def destroy(self, request, pk=None):
+        services.integration_delete(integration=self.get_object(), actor=request.user)
+        return Response(status=http_status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Activate an integration", request=None, responses=ActivateResponseSerializer)
+    def activate(self, request, pk=None):
+        integration = services.integration_activate(integration=self.get_object(), actor=request.user)
+        return Response(
+            {
+                "id": str(integration.pk),
+                "status": integration.status,
+                "enabled_at": integration.enabled_at,
+                "enabled_by": str(integration.enabled_by_id) if integration.enabled_by_id else None,
+            }
+        )
+
+    @extend_schema(summary="Deactivate an integration", request=None, responses=DeactivateResponseSerializer)
+    def deactivate(self, request, pk=None):
+        integration = services.integration_deactivate(integration=self.get_object(), actor=request.user)
+        return Response({"id": str(integration.pk), "status": integration.status, "updated_at": integration.updated_at})
+
+    @extend_schema(summary="Activity log", parameters=_LOG_PARAMS, responses=ActivityLogSerializer(many=True))
+    def logs(self, request, pk=None):
+        queryset = selectors.activity_list(integration=self.get_object(), filters=request.query_params)
+        return self._page(queryset, ActivityLogSerializer)
+
+    @extend_schema(
+        operation_id="integration_versions_list",
+        summary="Versions, newest first",
+        responses=VersionSerializer(many=True),
+    )
+    def versions(self, request, pk=None):
+        return self._page(selectors.version_list(integration=self.get_object()), VersionSerializer)
+
+    @extend_schema(
+        operation_id="integration_version_retrieve",
+        summary="One version (snapshot without credentials)",
+        responses=VersionDetailSerializer,
+    )
+    def version_detail(self, request, pk=None, number=None):
+        version = selectors.version_get(integration=self.get_object(), number=number)
+        return Response(VersionDetailSerializer(version).data)
+
+    @extend_schema(summary="Restore a version (makes a new version)", request=None, responses=IntegrationSerializer)
+    def restore_version(self, request, pk=None, number=None):
+        integration = services.integration_restore_version(
+            integration=self.get_object(), number=number, actor=request.user
+        )
+        return Response(self._detail(integration))

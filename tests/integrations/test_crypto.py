@@ -1,0 +1,65 @@
+"""Encrypted columns: nothing in plaintext at rest, readable with any listed key, a wrong key fails loudly."""
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+
+from integrations.crypto import DecryptionError
+from integrations.models import Connection
+from integrations.services import credential_hint, integration_set_credentials
+from providers.models import Provider
+from tests.integrations.factories import IntegrationFactory, catalog_provider
+
+SECRET = "sk_live_51AbCdEfGhIjKlMnOpQrStUvWxYz"
+
+
+def raw(table: str, column: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table}")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def stored(db):
+    integration = IntegrationFactory(provider=catalog_provider("stripe"))
+    integration_set_credentials(integration=integration, credentials={"apiKey": SECRET}, credential_type="api_key")
+    return integration
+
+
+def test_credentials_are_not_in_plaintext_in_the_database(stored):
+    for table in ("integrations_connection", "integrations_integrationversion"):
+        [value] = raw(table, "credentials")
+        assert SECRET not in value and "apiKey" not in value
+        assert value.startswith("gAAAA")  # a Fernet token
+    assert Connection.objects.get(integration=stored).credentials == {"apiKey": SECRET}
+
+
+def test_provider_client_secret_is_encrypted_at_rest(db):
+    provider = catalog_provider("google_calendar")
+    provider.oauth_client_secret = "GOCSPX-very-secret-value"
+    provider.save()
+
+    [value] = raw("providers_provider", "oauth_client_secret")
+
+    assert "GOCSPX" not in value
+    assert Provider.objects.get(pk=provider.pk).oauth_client_secret == "GOCSPX-very-secret-value"
+
+
+def test_a_wrong_key_raises_a_clear_decryption_error(stored, settings):
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    with pytest.raises(DecryptionError, match="could not be decrypted with any key in ENCRYPTION_KEYS"):
+        Connection.objects.get(integration=stored)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "hint"),
+    [
+        ({"apiKey": SECRET}, "sk_l…WxYz"),
+        ({"username": "someone@example.com", "password": "correct-horse-battery"}, "corr…tery"),
+        ({"accountSid": "AC0123456789abcdef", "authToken": "0123456789abcdefXYZ0"}, "0123…XYZ0"),
+        ({"apiKey": "short"}, "********"),
+    ],
+)
+def test_credential_hint_masks_the_main_secret(credentials, hint):
+    assert credential_hint(credentials) == hint
