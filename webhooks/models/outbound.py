@@ -51,7 +51,7 @@ class Webhook(models.Model):
         "integrations.Integration", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
     )
     name = models.CharField(max_length=200)
-    url = models.URLField(max_length=2048)
+    url = models.CharField(max_length=2048)
     events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
     headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
@@ -77,7 +77,7 @@ class Webhook(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="wh_tenant_created_idx"),
             models.Index(fields=["tenant", "status"], name="wh_tenant_status_idx"),
-            models.Index(fields=["tenant", "integration"], name="wh_tenant_integration_idx"),
+            models.Index(fields=["tenant", "integration"], name="wh_tenant_integ_idx"),
             models.Index(fields=["tenant", "name"], name="wh_tenant_name_idx"),
         ]
 
@@ -110,7 +110,7 @@ class WebhookEvent(models.Model):
     event = models.CharField(max_length=100)
     payload = models.JSONField(default=dict, blank=True)
     body = models.TextField(help_text="The exact JSON body delivered: {id, event, timestamp, tenantId, data}.")
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -118,13 +118,13 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
+                condition=~Q(idempotency_key=""),
                 name="uniq_wh_event_idempotency",
             )
         ]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="wh_event_tenant_created_idx"),
-            models.Index(fields=["tenant", "event"], name="wh_event_tenant_event_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="wh_evt_tenant_created_idx"),
+            models.Index(fields=["tenant", "event"], name="wh_evt_tenant_event_idx"),
         ]
 
     def __str__(self) -> str:
@@ -160,13 +160,11 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["webhook", "event"], name="uniq_delivery_webhook_event")]
         indexes = [
-            models.Index(fields=["webhook", "-created_at"], name="wh_delivery_webhook_created_idx"),
-            models.Index(fields=["webhook", "status", "-created_at"], name="wh_delivery_webhook_status_idx"),
-            models.Index(fields=["webhook", "event_type", "-created_at"], name="wh_delivery_webhook_type_idx"),
-            models.Index(fields=["tenant", "-created_at"], name="wh_delivery_tenant_created_idx"),
-            models.Index(
-                fields=["next_attempt_at"], condition=Q(status="pending"), name="wh_delivery_pending_due_idx"
-            ),
+            models.Index(fields=["webhook", "-created_at"], name="wh_dlv_webhook_created_idx"),
+            models.Index(fields=["webhook", "status", "-created_at"], name="wh_dlv_webhook_status_idx"),
+            models.Index(fields=["webhook", "event_type", "-created_at"], name="wh_dlv_webhook_type_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="wh_dlv_tenant_created_idx"),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="wh_dlv_pending_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -179,7 +177,7 @@ class DeliveryAttempt(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     attempt_number = models.PositiveIntegerField()
-    url = models.URLField(max_length=2048)
+    url = models.CharField(max_length=2048)
     request_headers = models.JSONField(default=dict)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)

@@ -1,1 +1,46 @@
-"""(filled in by its owner)"""
+"""Outbound delivery tasks, on the ``webhooks`` queue.
+
+``webhooks.deliver(delivery_id)`` claims the delivery's lease, sends it once and records the attempt; its retry
+is a new message with a countdown. ``webhooks.deliver_many(delivery_ids)`` carries a trigger's fan-out in chunks
+(fewer broker messages) and sends them concurrently, each with its own claim. Both are idempotent (a message for
+a finished, leased or not-yet-due delivery does nothing) and acknowledged late, so a worker killed mid-send loses
+nothing: the message comes back, or the sweeper ``webhooks.sweep_deliveries`` (every 30 s) re-enqueues the
+delivery once its lease has expired.
+"""
+
+from celery import shared_task
+
+from config.periodic import PeriodicTaskSpec, register
+
+__all__ = ["deliver", "deliver_many", "sweep_deliveries"]
+
+DELIVER_TASK = "webhooks.deliver"
+DELIVER_MANY_TASK = "webhooks.deliver_many"
+SWEEP_TASK = "webhooks.sweep_deliveries"
+
+
+@shared_task(name=DELIVER_TASK, queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver(delivery_id: str) -> str | None:
+    from webhooks.delivery import process_delivery
+
+    return process_delivery(delivery_id)
+
+
+@shared_task(name=DELIVER_MANY_TASK, queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_many(delivery_ids: list[str]) -> list[str | None]:
+    """A trigger's fan-out, in chunks: each delivery is claimed, sent and recorded on its own, concurrently."""
+    from webhooks.delivery import process_many
+
+    return process_many(delivery_ids)
+
+
+@shared_task(name=SWEEP_TASK, queue="webhooks", ignore_result=True, expires=60)
+def sweep_deliveries() -> int:
+    from webhooks.services import delivery_sweep
+
+    return delivery_sweep()
+
+
+register(
+    PeriodicTaskSpec(name="webhooks: sweep overdue deliveries", task=SWEEP_TASK, every_seconds=30, queue="webhooks")
+)

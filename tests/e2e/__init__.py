@@ -1,0 +1,1 @@
+"""End-to-end tests: real PostgreSQL, Redis, Celery worker processes and HTTP servers."""

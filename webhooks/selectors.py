@@ -1,0 +1,112 @@
+"""Reads of outbound webhooks: subscriptions, their live secrets, delivery logs and stats. Every read takes tenant=."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from config.errors import NotFound, ValidationFailed
+from webhooks.events import is_valid_pattern, matches
+from webhooks.models import Delivery, DeliveryStatus, Webhook, WebhookSecret, WebhookStatus
+
+__all__ = [
+    "delivery_get",
+    "delivery_list",
+    "webhook_get",
+    "webhook_list",
+    "webhook_live_secrets",
+    "webhook_stats",
+]
+
+
+def webhook_list(*, tenant, filters: dict[str, Any] | None = None) -> QuerySet[Webhook]:
+    """The tenant's subscriptions; filters ``status``, ``integrationId``, ``event`` (subscriptions that receive it)."""
+    filters = filters or {}
+    qs = Webhook.objects.filter(tenant=tenant)
+    errors: dict[str, list[str]] = {}
+    status = filters.get("status")
+    if status:
+        if status not in WebhookStatus.values:
+            errors["status"] = [f"Must be one of: {', '.join(WebhookStatus.values)}."]
+        else:
+            qs = qs.filter(status=status)
+    integration_id = filters.get("integration_id")
+    if integration_id:
+        try:
+            qs = qs.filter(integration_id=uuid.UUID(str(integration_id)))
+        except ValueError:
+            errors["integrationId"] = ["Must be a valid UUID."]
+    event = filters.get("event")
+    if event:
+        if not is_valid_pattern(event):
+            errors["event"] = ["Unknown event."]
+        else:
+            # Patterns live in a JSON list: match in Python over the tenant's (few) subscriptions, then filter by id.
+            candidates = Webhook.objects.filter(tenant=tenant).values_list("id", "events")
+            ids = [pk for pk, patterns in candidates if event in patterns or matches(patterns or [], event)]
+            qs = qs.filter(id__in=ids)
+    if errors:
+        raise ValidationFailed("Invalid filter.", details=errors)
+    return qs
+
+
+def webhook_get(*, tenant, webhook_id) -> Webhook:
+    try:
+        return Webhook.objects.get(tenant=tenant, pk=webhook_id)
+    except (Webhook.DoesNotExist, ValueError, TypeError):
+        raise NotFound("webhook")
+
+
+def webhook_live_secrets(*, webhook_id, now=None) -> list[str]:
+    """The subscription's secrets that still sign deliveries, newest first (two during a rotation's overlap)."""
+    now = now or timezone.now()
+    rows = WebhookSecret.objects.filter(webhook_id=webhook_id).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    return [row.secret for row in rows.order_by("-created_at", "-id")]
+
+
+def delivery_list(*, webhook: Webhook, filters: dict[str, Any] | None = None) -> QuerySet[Delivery]:
+    """A subscription's deliveries, newest first, with their event and last attempt (no N+1)."""
+    filters = filters or {}
+    qs = Delivery.objects.filter(webhook=webhook).select_related("event", "last_attempt")
+    errors: dict[str, list[str]] = {}
+    status = filters.get("status")
+    if status:
+        if status not in DeliveryStatus.values:
+            errors["status"] = [f"Must be one of: {', '.join(DeliveryStatus.values)}."]
+        else:
+            qs = qs.filter(status=status)
+    event = filters.get("event")
+    if event:
+        qs = qs.filter(event_type=event)
+    if errors:
+        raise ValidationFailed("Invalid filter.", details=errors)
+    return qs.order_by("-created_at", "-id")
+
+
+def delivery_get(*, webhook: Webhook, delivery_id) -> Delivery:
+    try:
+        return Delivery.objects.select_related("event", "last_attempt").get(webhook=webhook, pk=delivery_id)
+    except (Delivery.DoesNotExist, ValueError, TypeError):
+        raise NotFound("delivery")
+
+
+def webhook_stats(*, webhook: Webhook) -> dict[str, Any]:
+    """``{total, success, failed, pending, successRate}`` in one aggregate query.
+
+    ``successRate`` is the percentage of finished deliveries (success + failed) that succeeded, two decimals;
+    0 when none has finished.
+    """
+    row = Delivery.objects.filter(webhook=webhook).aggregate(
+        total=Count("id"),
+        success=Count("id", filter=Q(status=DeliveryStatus.SUCCESS)),
+        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+        pending=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
+    )
+    finished = row["success"] + row["failed"]
+    row["success_rate"] = round(row["success"] * 100 / finished, 2) if finished else 0.0
+    return row

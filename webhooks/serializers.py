@@ -1,0 +1,211 @@
+"""Outbound webhook API shapes (camelCase on the wire through the project's renderer and parser).
+
+Input serializers check types and ranges only; the services check the rest (URL safety, the event catalog,
+the integration's tenant, header names) and raise ValidationFailed with field details.
+"""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from config.serializers import StrictSerializer
+from webhooks.models import Delivery, Webhook
+
+_STATUS_INPUT = (("active", "active"), ("inactive", "inactive"))
+
+
+class WebhookWriteSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    url = serializers.CharField(max_length=2048)
+    events = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=False, max_length=100)
+    secret = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, write_only=True, trim_whitespace=False
+    )
+    headers = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False), required=False
+    )
+    # 0-10 (api.md); the service also holds it to WEBHOOK_MAX_RETRY_ATTEMPTS.
+    retry_attempts = serializers.IntegerField(min_value=0, max_value=10, required=False)
+    timeout_ms = serializers.IntegerField(min_value=1000, max_value=30000, required=False)
+    integration_id = serializers.UUIDField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=_STATUS_INPUT, required=False)
+
+
+class WebhookUpdateSerializer(WebhookWriteSerializer):
+    """PUT and PATCH: every field optional (seed 000's PUT sends only what changes). The secret: rotate-secret."""
+
+    secret = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    tenant_id = serializers.UUIDField(read_only=True)
+    integration_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id",
+            "tenant_id",
+            "integration_id",
+            "name",
+            "url",
+            "events",
+            "headers",
+            "retry_attempts",
+            "timeout_ms",
+            "status",
+            "success_count",
+            "failure_count",
+            "last_success_at",
+            "last_failure_at",
+            "disabled_at",
+            "disabled_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookWithSecretSerializer(WebhookSerializer):
+    """Creation and rotation only: the one time the secret is shown."""
+
+    secret = serializers.SerializerMethodField()
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+    def get_secret(self, obj) -> str:
+        return self.context["secret"]
+
+
+class DeliveryLogSerializer(serializers.ModelSerializer):
+    """Seed 000's log entry, plus the event id and excerpts of the last attempt's request and response."""
+
+    webhook_id = serializers.UUIDField(read_only=True)
+    event_id = serializers.UUIDField(read_only=True)
+    event = serializers.CharField(source="event_type", read_only=True)
+    response_status = serializers.IntegerField(source="last_response_status", read_only=True, allow_null=True)
+    error = serializers.SerializerMethodField()
+    request = serializers.SerializerMethodField()
+    response = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "event_id",
+            "event",
+            "status",
+            "response_status",
+            "attempt_count",
+            "duration_ms",
+            "error",
+            "created_at",
+            "completed_at",
+            "next_attempt_at",
+            "request",
+            "response",
+        ]
+        read_only_fields = fields
+
+    def get_error(self, obj) -> str | None:
+        return obj.last_error or None
+
+    def get_request(self, obj) -> dict:
+        attempt = obj.last_attempt
+        limit = int(settings.WEBHOOK_RESPONSE_BODY_LIMIT)
+        body = obj.event.body if obj.event_id else ""
+        return {
+            "url": attempt.url if attempt else None,
+            "headers": attempt.request_headers if attempt else {},
+            "body": body[:limit],
+            "body_truncated": len(body) > limit,
+        }
+
+    def get_response(self, obj) -> dict | None:
+        attempt = obj.last_attempt
+        if attempt is None or attempt.response_status is None:
+            return None
+        return {
+            "status": attempt.response_status,
+            "headers": attempt.response_headers,
+            "body": attempt.response_body,
+            "body_truncated": attempt.response_truncated,
+        }
+
+
+class WebhookTestResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    response_status = serializers.IntegerField(allow_null=True)
+    delivery_id = serializers.UUIDField()
+
+
+class WebhookStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    success = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    success_rate = serializers.FloatField()
+
+
+class RotateSecretSerializer(StrictSerializer):
+    secret = serializers.CharField(max_length=200, required=False, allow_blank=True, trim_whitespace=False)
+
+
+class ReplaySerializer(StrictSerializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField(required=False)
+    status = serializers.ChoiceField(choices=(("failed", "failed"), ("success", "success")), default="failed")
+
+    def validate(self, attrs):
+        until = attrs.get("until")
+        if until is not None and attrs["since"] >= until:
+            raise serializers.ValidationError({"since": ["Must be before until."]})
+        return attrs
+
+
+class ReplayResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    replayed = serializers.IntegerField()
+    delivery_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+class TriggerSerializer(StrictSerializer):
+    event = serializers.CharField(max_length=100)
+    payload = serializers.JSONField(required=False)
+    data = serializers.JSONField(required=False)
+    idempotency_key = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if "payload" in attrs and "data" in attrs:
+            raise serializers.ValidationError({"payload": ["Give payload or data, not both."]})
+        body = attrs.get("payload", attrs.get("data", {}))
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise serializers.ValidationError({"payload": ["Must be an object."]})
+        attrs["data"] = body
+        attrs.pop("payload", None)
+        return attrs
+
+
+class TriggerResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    event_id = serializers.UUIDField()
+    deliveries = serializers.IntegerField()
+
+
+class EventTypeSerializer(serializers.Serializer):
+    event = serializers.CharField(source="name")
+    category = serializers.CharField()
+    description = serializers.CharField()
+    example = serializers.JSONField()

@@ -1,0 +1,729 @@
+"""Writes of outbound webhooks: trigger (the transactional outbox), subscriptions, secrets, delivery bookkeeping.
+
+The promises:
+
+* ``trigger`` writes the event and one delivery per matching subscription in the CALLER's transaction and
+  enqueues the delivery tasks only after that transaction commits: a rolled-back transaction sends nothing,
+  a committed one reaches every matching subscription (the sweeper re-enqueues what a lost message missed).
+* A delivery is sent only by the worker holding its lease (``delivery_claim``), and its result is recorded
+  only while that worker still holds the claim and the delivery is still pending
+  (``delivery_record_attempt``): a redelivered task message never sends or records a second success.
+* Every attempt of one event carries the same ``webhook-id``: the event id (equal for all subscriptions, as in
+  Svix). Retries, manual retries and replays re-send the SAME delivery row (new attempts), so receivers
+  deduplicate on ``webhook-id``.
+* A subscription that is ``disabled`` (persistent failures, or a 410) still gets its new events recorded as
+  ``pending`` deliveries that are not sent; setting it ``active`` again sends them. An ``inactive``
+  (user-paused) subscription gets no new deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from config.errors import Conflict, NotFound, ValidationFailed
+from webhooks import delivery as sender
+from webhooks import signing
+from webhooks.destinations import UnsafeDestination, check_url
+from webhooks.events import WEBHOOK_DISABLED, WEBHOOK_TEST, invalid_patterns, is_known_event, matches
+from webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Webhook,
+    WebhookEvent,
+    WebhookSecret,
+    WebhookStatus,
+)
+
+__all__ = [
+    "delivery_claim",
+    "delivery_record_attempt",
+    "delivery_release",
+    "delivery_retry",
+    "delivery_sweep",
+    "enqueue_deliveries",
+    "trigger",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_disable",
+    "webhook_replay",
+    "webhook_rotate_secret",
+    "webhook_test",
+    "webhook_update",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_CUSTOM_HEADERS = 20
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
+_RESERVED_HEADERS = {"host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"}
+_RESERVED_PREFIXES = ("x-webhook-", "webhook-")
+# Claim a delivery whose next attempt is due within this much (clock skew between hosts, ETA rounding).
+_EARLY_CLAIM = timedelta(seconds=1)
+
+
+# --------------------------------------------------------------------------- trigger (the outbox)
+
+
+def trigger(tenant, event: str, data: Mapping[str, Any] | None = None, *, idempotency_key: str | None = None):
+    """Record ``event`` for ``tenant`` and a delivery per matching subscription; send after the caller commits.
+
+    ``tenant`` is a Tenant (or its id). ``data`` must be a JSON object (datetimes, UUIDs, decimals become
+    strings). Unknown events and non-object data raise ValidationFailed. With ``idempotency_key``, a repeated
+    call (same tenant and key) returns the first event and records nothing new. A subscription receives the
+    event when one of its patterns matches and, when it is tied to an integration, when ``data`` carries no
+    ``integrationId`` or that integration's id. Returns the WebhookEvent, with ``delivery_ids`` (list) set.
+    """
+    return _trigger(tenant, event, data, idempotency_key=idempotency_key)
+
+
+def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=None) -> WebhookEvent:
+    tenant_id = getattr(tenant, "pk", tenant)
+    if not is_known_event(event):
+        raise ValidationFailed(f"Unknown event {event!r}.", details={"event": ["Unknown event."]})
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValidationFailed("The event data must be a JSON object.", details={"data": ["Must be an object."]})
+    if idempotency_key is not None:
+        idempotency_key = str(idempotency_key).strip()[:200]
+    try:
+        data_json = sender.serialise_data(dict(data))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("The event data is not JSON-serialisable.", details={"data": [str(exc)[:200]]})
+
+    with transaction.atomic():
+        if idempotency_key:
+            existing = WebhookEvent.objects.filter(tenant_id=tenant_id, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                existing.delivery_ids = list(existing.deliveries.values_list("id", flat=True))
+                existing.created = False
+                return existing
+        now = timezone.now()
+        event_id = uuid.uuid4()
+        body = sender.build_body(
+            event_id=str(event_id), event=event, timestamp=now, tenant_id=str(tenant_id), data_json=data_json
+        )
+        record = WebhookEvent(
+            id=event_id,
+            tenant_id=tenant_id,
+            event=event,
+            payload=json.loads(data_json),
+            body=body,
+            idempotency_key=idempotency_key or "",
+            created_at=now,
+        )
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            # A concurrent trigger with the same key won the race: return its event.
+            existing = WebhookEvent.objects.get(tenant_id=tenant_id, idempotency_key=idempotency_key)
+            existing.delivery_ids = list(existing.deliveries.values_list("id", flat=True))
+            existing.created = False
+            return existing
+
+        integration_id = str(data.get("integrationId") or data.get("integration_id") or "") or None
+        subscriptions = Webhook.objects.filter(
+            tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
+        ).values_list("id", "events", "status", "integration_id")
+        deliveries, to_send = [], []
+        for webhook_id, patterns, status, sub_integration in subscriptions:
+            if webhook_id == exclude_webhook_id or not matches(patterns or [], event):
+                continue
+            if sub_integration is not None and integration_id is not None and str(sub_integration) != integration_id:
+                continue
+            delivery = Delivery(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                webhook_id=webhook_id,
+                event_id=event_id,
+                event_type=event,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            deliveries.append(delivery)
+            if status == WebhookStatus.ACTIVE:
+                to_send.append(delivery.id)
+        if deliveries:
+            Delivery.objects.bulk_create(deliveries)
+        if to_send:
+            transaction.on_commit(lambda: enqueue_deliveries(to_send))
+    record.delivery_ids = [d.id for d in deliveries]
+    record.created = True
+    logger.info(
+        "webhooks.event.triggered",
+        extra={"event": event, "event_id": str(event_id), "tenant_id": str(tenant_id), "deliveries": len(deliveries)},
+    )
+    return record
+
+
+def enqueue_deliveries(delivery_ids: Iterable, *, countdown: float | None = None) -> int:
+    """Queue the deliveries: one ``webhooks.deliver`` task per id, or, for a fan-out without delay, one
+    ``webhooks.deliver_many`` task per WEBHOOK_FANOUT_CHUNK ids (sent concurrently by the worker).
+
+    A broker failure is logged, not raised: the rows are committed and the sweeper re-enqueues them.
+    Returns how many deliveries were queued.
+    """
+    from webhooks.tasks.outbound import deliver, deliver_many
+
+    ids = [str(i) for i in delivery_ids]
+    chunk = max(1, int(settings.WEBHOOK_FANOUT_CHUNK))
+    sent = 0
+    try:
+        if countdown is None and chunk > 1 and len(ids) > 1:
+            for start in range(0, len(ids), chunk):
+                part = ids[start : start + chunk]
+                deliver_many.apply_async((part,))
+                sent += len(part)
+        else:
+            for delivery_id in ids:
+                deliver.apply_async((delivery_id,), countdown=countdown)
+                sent += 1
+    except Exception as exc:  # the broker is down: the sweeper will pick the rest up
+        logger.warning(
+            "webhooks.delivery.enqueue_failed",
+            extra={"queued": sent, "lost": len(ids) - sent, "error": type(exc).__name__},
+        )
+    return sent
+
+
+def _relax_commit() -> None:
+    """Worker bookkeeping commits without waiting for the WAL flush (WEBHOOK_ASYNC_COMMIT, PostgreSQL only).
+
+    A database crash may then forget the last fraction of a second of claims and results: a delivery whose
+    success was forgotten is sent again with the same webhook-id (at-least-once, as a worker crash between
+    the response and the commit would do). Only these transactions are affected (SET LOCAL).
+    """
+    if settings.WEBHOOK_ASYNC_COMMIT and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_url(url: str) -> str:
+    url = (url or "").strip()
+    try:
+        check_url(url)
+    except UnsafeDestination as exc:
+        raise ValidationFailed(f"url: {exc}", details={"url": [str(exc)]})
+    return url
+
+
+def _validate_events(events) -> list[str]:
+    if not isinstance(events, list | tuple) or not events:
+        raise ValidationFailed("events: give at least one event.", details={"events": ["Give at least one event."]})
+    bad = invalid_patterns(events)
+    if bad:
+        message = f"Unknown event or pattern: {', '.join(bad[:5])}. See GET /api/v1/integrations/webhooks/events."
+        raise ValidationFailed(f"events: {message}", details={"events": [message]})
+    return list(dict.fromkeys(events))  # dedupe, keep order
+
+
+def _validate_headers(headers) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ValidationFailed("headers: must be an object.", details={"headers": ["Must be an object."]})
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        message = f"At most {MAX_CUSTOM_HEADERS} custom headers."
+        raise ValidationFailed(f"headers: {message}", details={"headers": [message]})
+    clean, seen = {}, set()
+    for name, value in headers.items():
+        lowered = str(name).lower()
+        problem = None
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            problem = f"{name!r} is not a valid header name."
+        elif lowered in _RESERVED_HEADERS or lowered.startswith(_RESERVED_PREFIXES):
+            problem = f"{name} is set by the platform and cannot be overridden."
+        elif lowered in seen:
+            problem = f"{name} is given twice."
+        elif not isinstance(value, str) or len(value) > 1000 or any(c in value for c in "\r\n\x00"):
+            problem = f"The value of {name} must be a string of at most 1000 characters on one line."
+        if problem:
+            raise ValidationFailed(f"headers: {problem}", details={"headers": [problem]})
+        seen.add(lowered)
+        clean[name] = value
+    return clean
+
+
+def _validate_secret(secret: str | None) -> str:
+    if secret is None or secret == "":
+        return signing.generate_secret()
+    if not isinstance(secret, str) or not 8 <= len(secret) <= 200 or secret.strip() != secret:
+        message = "Must be 8 to 200 characters without surrounding spaces."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    try:
+        key = signing.secret_bytes(secret)
+    except ValueError:
+        message = "A whsec_ secret must be valid base64 after the prefix."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    if len(key) < 8:
+        message = "The secret is too short."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    return secret
+
+
+def _validate_range(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        message = f"Must be an integer between {low} and {high}."
+        raise ValidationFailed(f"{name}: {message}", details={name: [message]})
+    return value
+
+
+def _integration_for(tenant, integration_id):
+    if integration_id in (None, ""):
+        return None
+    from integrations.models import Integration
+
+    try:
+        return Integration.objects.get(tenant=tenant, pk=integration_id)
+    except (Integration.DoesNotExist, ValueError, TypeError):
+        message = "No integration with this id in your tenant."
+        raise ValidationFailed(f"integrationId: {message}", details={"integrationId": [message]})
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+@transaction.atomic
+def webhook_create(
+    *,
+    tenant,
+    name: str,
+    url: str,
+    events: list[str],
+    secret: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    retry_attempts: int = 3,
+    timeout_ms: int = 10000,
+    integration_id=None,
+    status: str = WebhookStatus.ACTIVE,
+    actor=None,
+) -> tuple[Webhook, str]:
+    """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given)."""
+    if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
+        raise ValidationFailed(
+            "status: must be active or inactive.", details={"status": ["Must be active or inactive."]}
+        )
+    webhook = Webhook(
+        tenant=tenant,
+        integration=_integration_for(tenant, integration_id),
+        name=(name or "").strip(),
+        url=_validate_url(url),
+        events=_validate_events(events),
+        headers=_validate_headers(headers),
+        retry_attempts=_validate_range("retryAttempts", retry_attempts, 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS),
+        timeout_ms=_validate_range("timeoutMs", timeout_ms, 1000, 30000),
+        status=status,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    if not webhook.name:
+        raise ValidationFailed("name: required.", details={"name": ["This field is required."]})
+    secret = _validate_secret(secret)
+    webhook.save()
+    WebhookSecret.objects.create(webhook=webhook, secret=secret)
+    logger.info("webhooks.subscription.created", extra={"webhook_id": str(webhook.pk), "tenant_id": str(tenant.pk)})
+    return webhook, secret
+
+
+@transaction.atomic
+def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
+    """Change the given fields. Setting ``status`` to ``active`` again sends the deliveries that waited."""
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+    resume = False
+    if "name" in data:
+        webhook.name = (data["name"] or "").strip()
+        if not webhook.name:
+            raise ValidationFailed("name: required.", details={"name": ["This field may not be blank."]})
+    if "url" in data:
+        webhook.url = _validate_url(data["url"])
+    if "events" in data:
+        webhook.events = _validate_events(data["events"])
+    if "headers" in data:
+        webhook.headers = _validate_headers(data["headers"])
+    if "retry_attempts" in data:
+        webhook.retry_attempts = _validate_range(
+            "retryAttempts", data["retry_attempts"], 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS
+        )
+    if "timeout_ms" in data:
+        webhook.timeout_ms = _validate_range("timeoutMs", data["timeout_ms"], 1000, 30000)
+    if "integration_id" in data:
+        webhook.integration = _integration_for(webhook.tenant, data["integration_id"])
+    if "status" in data:
+        status = data["status"]
+        if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
+            raise ValidationFailed(
+                "status: must be active or inactive.", details={"status": ["Must be active or inactive."]}
+            )
+        if status == WebhookStatus.ACTIVE and webhook.status != WebhookStatus.ACTIVE:
+            resume = True
+            webhook.consecutive_failures = 0
+            webhook.failing_since = None
+            webhook.disabled_at = None
+            webhook.disabled_reason = ""
+        webhook.status = status
+    webhook.save()
+    if resume:
+        _resume_pending(webhook)
+    return webhook
+
+
+def _resume_pending(webhook: Webhook) -> None:
+    """Make the waiting deliveries of a re-activated subscription due now and queue them (the sweeper does the rest)."""
+    now = timezone.now()
+    free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    pending = Delivery.objects.filter(webhook=webhook, status=DeliveryStatus.PENDING).filter(free)
+    ids = list(pending.order_by("created_at").values_list("id", flat=True)[: settings.WEBHOOK_SWEEP_BATCH])
+    pending.update(next_attempt_at=now)
+    if ids:
+        transaction.on_commit(lambda: enqueue_deliveries(ids))
+
+
+@transaction.atomic
+def webhook_delete(*, webhook: Webhook) -> None:
+    """Delete the subscription with its secrets and delivery history."""
+    webhook_id = str(webhook.pk)
+    webhook.delete()
+    logger.info("webhooks.subscription.deleted", extra={"webhook_id": webhook_id})
+
+
+@transaction.atomic
+def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str:
+    """Make a new current secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. Returns it."""
+    now = timezone.now()
+    new_secret = _validate_secret(secret)
+    Webhook.objects.select_for_update().filter(pk=webhook.pk).first()  # serialise concurrent rotations
+    WebhookSecret.objects.filter(webhook=webhook, expires_at__lte=now).delete()
+    overlap = timedelta(hours=float(settings.WEBHOOK_SECRET_OVERLAP_HOURS))
+    WebhookSecret.objects.filter(webhook=webhook, expires_at__isnull=True).update(expires_at=now + overlap)
+    WebhookSecret.objects.create(webhook=webhook, secret=new_secret)
+    Webhook.objects.filter(pk=webhook.pk).update(updated_at=now)
+    logger.info("webhooks.secret.rotated", extra={"webhook_id": str(webhook.pk)})
+    return new_secret
+
+
+@transaction.atomic
+def webhook_disable(*, webhook: Webhook, reason: str) -> bool:
+    """Disable an active subscription and emit ``webhook.disabled`` to the tenant's other subscriptions."""
+    now = timezone.now()
+    changed = Webhook.objects.filter(pk=webhook.pk, status=WebhookStatus.ACTIVE).update(
+        status=WebhookStatus.DISABLED, disabled_at=now, disabled_reason=reason[:500], updated_at=now
+    )
+    if changed:
+        logger.warning("webhooks.subscription.disabled", extra={"webhook_id": str(webhook.pk), "reason": reason})
+        _trigger(
+            webhook.tenant_id,
+            WEBHOOK_DISABLED,
+            {"webhookId": str(webhook.pk), "name": webhook.name, "url": webhook.url, "reason": reason},
+            exclude_webhook_id=webhook.pk,
+        )
+    return bool(changed)
+
+
+def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
+    """Send a ``webhook.test`` event to this subscription now (whatever its status and patterns).
+
+    Recorded as a delivery with one attempt (no retries; it does not count towards auto-disable).
+    Returns ``{success, message, responseStatus}``.
+    """
+    now = timezone.now()
+    event_id = uuid.uuid4()
+    data_json = sender.serialise_data({"webhookId": str(webhook.pk), "message": "This is a test webhook."})
+    body = sender.build_body(
+        event_id=str(event_id), event=WEBHOOK_TEST, timestamp=now, tenant_id=str(webhook.tenant_id), data_json=data_json
+    )
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(
+            id=event_id,
+            tenant_id=webhook.tenant_id,
+            event=WEBHOOK_TEST,
+            payload=json.loads(data_json),
+            body=body,
+            created_at=now,
+        )
+        token = uuid.uuid4()
+        # Born claimed: no worker or sweeper touches it while this request sends it.
+        delivery = Delivery.objects.create(
+            tenant_id=webhook.tenant_id,
+            webhook=webhook,
+            event=event,
+            event_type=WEBHOOK_TEST,
+            next_attempt_at=now,
+            locked_until=now + timedelta(seconds=webhook.timeout_ms / 1000 + 60),
+            claim_token=token,
+            created_at=now,
+        )
+    from webhooks.selectors import webhook_live_secrets
+
+    secrets = webhook_live_secrets(webhook_id=webhook.pk)
+    outcome = sender.send_once(
+        url=webhook.url,
+        body=event.body.encode("utf-8"),
+        msg_id=str(event.pk),
+        event=WEBHOOK_TEST,
+        attempt=1,
+        secrets=secrets,
+        custom_headers=webhook.headers,
+        timeout_ms=webhook.timeout_ms,
+    )
+    delivery.webhook = webhook
+    delivery_record_attempt(delivery=delivery, token=token, outcome=outcome, allow_retry=False, affect_health=False)
+    success = outcome.kind == sender.SUCCESS
+    return {
+        "success": success,
+        "message": "Webhook test successful" if success else outcome.message,
+        "response_status": outcome.response_status,
+        "delivery_id": str(delivery.pk),
+    }
+
+
+# --------------------------------------------------------------------------- retry, replay
+
+
+@transaction.atomic
+def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
+    """Send one delivery again now (a new attempt on the same row: same ``webhook-id``), with a fresh retry budget."""
+    try:
+        delivery = Delivery.objects.select_for_update().get(webhook=webhook, pk=delivery_id)
+    except (Delivery.DoesNotExist, ValueError, TypeError):
+        raise NotFound("delivery")
+    now = timezone.now()
+    if delivery.status == DeliveryStatus.PENDING and delivery.locked_until and delivery.locked_until > now:
+        raise Conflict("This delivery is being sent right now.")
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING,
+        round_attempts=0,
+        next_attempt_at=now,
+        completed_at=None,
+        locked_until=None,
+        claim_token=None,
+    )
+    if webhook.status == WebhookStatus.ACTIVE:
+        transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
+    delivery.refresh_from_db()
+    return delivery
+
+
+@transaction.atomic
+def webhook_replay(
+    *, webhook: Webhook, since: datetime, until: datetime | None = None, status: str = DeliveryStatus.FAILED
+) -> list:
+    """Re-send the subscription's ``status`` (failed, or success) deliveries created in [since, until).
+
+    Each is reset to pending on its own row (new attempts, same ``webhook-id``) with a fresh retry budget;
+    at most WEBHOOK_REPLAY_MAX per call, oldest first. Returns the ids queued.
+    """
+    until = until or timezone.now()
+    if status not in (DeliveryStatus.FAILED, DeliveryStatus.SUCCESS):
+        raise ValidationFailed("status: must be failed or success.", details={"status": ["Must be failed or success."]})
+    if since >= until:
+        raise ValidationFailed("since must be before until.", details={"since": ["Must be before until."]})
+    ids = list(
+        Delivery.objects.filter(webhook=webhook, status=status, created_at__gte=since, created_at__lt=until)
+        .order_by("created_at")
+        .values_list("id", flat=True)[: settings.WEBHOOK_REPLAY_MAX]
+    )
+    if not ids:
+        return []
+    now = timezone.now()
+    Delivery.objects.filter(pk__in=ids, status=status).update(
+        status=DeliveryStatus.PENDING,
+        round_attempts=0,
+        next_attempt_at=now,
+        completed_at=None,
+        locked_until=None,
+        claim_token=None,
+    )
+    if webhook.status == WebhookStatus.ACTIVE:
+        transaction.on_commit(lambda: enqueue_deliveries(ids))
+    logger.info("webhooks.delivery.replayed", extra={"webhook_id": str(webhook.pk), "count": len(ids)})
+    return ids
+
+
+# --------------------------------------------------------------------------- worker bookkeeping
+
+
+def delivery_claim(*, delivery_id, now: datetime | None = None) -> tuple[Delivery, uuid.UUID] | None:
+    """Take the lease on a pending, due, unclaimed delivery; returns it (with webhook and event) and the token.
+
+    One conditional UPDATE decides: of any number of concurrent or redelivered messages, one wins; a delivery
+    already finished, held by a live lease, or not yet due is left alone (None).
+    """
+    try:
+        delivery_id = uuid.UUID(str(delivery_id))
+    except ValueError:
+        return None
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    lease = timedelta(seconds=float(settings.WEBHOOK_LEASE_SECONDS))
+    with transaction.atomic():
+        _relax_commit()
+        claimed = (
+            Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + _EARLY_CLAIM))
+            .update(locked_until=now + lease, claim_token=token)
+        )
+        if not claimed:
+            return None
+        delivery = Delivery.objects.select_related("webhook", "event").get(pk=delivery_id)
+        needed = timedelta(seconds=delivery.webhook.timeout_ms / 1000 + 5)
+        if needed > lease:  # a long timeout: hold the lease for all of it
+            Delivery.objects.filter(pk=delivery_id, claim_token=token).update(locked_until=now + needed)
+    return delivery, token
+
+
+def delivery_release(*, delivery: Delivery, token) -> None:
+    """Give a claimed delivery back untouched (its subscription is not active: it waits, pending)."""
+    Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(locked_until=None, claim_token=None)
+
+
+@transaction.atomic
+def delivery_record_attempt(
+    *, delivery: Delivery, token, outcome: sender.Outcome, allow_retry: bool = True, affect_health: bool = True
+) -> str | None:
+    """Record one attempt of a claimed delivery and decide what comes next (success, retry later, failed).
+
+    Writes nothing when the claim was lost (lease expired and another worker took over): that worker
+    records. Updates the subscription's counters with F() expressions, disables it after a 410 or after
+    persistent failures, and queues the retry after commit. Returns the recorded outcome or None.
+    """
+    _relax_commit()
+    webhook = delivery.webhook
+    now = timezone.now()
+    round_number = delivery.round_attempts + 1
+    kind = outcome.kind
+    delay = None
+    if kind == sender.RETRY:
+        if allow_retry and round_number <= webhook.retry_attempts:
+            delay = sender.retry_delay(round_number, outcome.retry_after)
+        else:
+            kind = sender.FAILED
+    attempt_id = uuid.uuid4()
+    fields: dict[str, Any] = {
+        "attempt_count": F("attempt_count") + 1,
+        "round_attempts": F("round_attempts") + 1,
+        "last_response_status": outcome.response_status,
+        "last_error": outcome.error[:2000] if kind != sender.SUCCESS else "",
+        "duration_ms": F("duration_ms") + outcome.duration_ms,
+        "last_attempt_id": attempt_id,
+        "locked_until": None,
+        "claim_token": None,
+    }
+    if kind == sender.SUCCESS:
+        fields.update(status=DeliveryStatus.SUCCESS, completed_at=now, next_attempt_at=None)
+    elif delay is not None:
+        fields.update(status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=delay))
+    else:
+        fields.update(status=DeliveryStatus.FAILED, completed_at=now, next_attempt_at=None)
+    updated = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.PENDING).update(**fields)
+    if not updated:
+        logger.warning("webhooks.delivery.claim_lost", extra={"delivery_id": str(delivery.pk)})
+        return None
+    DeliveryAttempt.objects.create(
+        id=attempt_id,
+        delivery_id=delivery.pk,
+        attempt_number=delivery.attempt_count + 1,
+        url=webhook.url,
+        request_headers=outcome.request_headers,
+        response_status=outcome.response_status,
+        response_headers=outcome.response_headers,
+        response_body=outcome.response_body,
+        response_truncated=outcome.response_truncated,
+        error=outcome.error[:2000],
+        outcome=sender.RETRY if delay is not None else kind,
+        duration_ms=outcome.duration_ms,
+        created_at=now,
+    )
+    if kind == sender.SUCCESS:
+        counters = {"success_count": F("success_count") + 1, "last_success_at": now}
+        if affect_health:
+            counters.update(consecutive_failures=0, failing_since=None)
+        Webhook.objects.filter(pk=webhook.pk).update(**counters)
+    else:
+        counters = {"failure_count": F("failure_count") + 1, "last_failure_at": now}
+        if affect_health:
+            counters.update(
+                consecutive_failures=F("consecutive_failures") + 1, failing_since=Coalesce(F("failing_since"), now)
+            )
+        Webhook.objects.filter(pk=webhook.pk).update(**counters)
+        if affect_health:
+            _maybe_disable(webhook, outcome, now)
+    log = logger.info if kind == sender.SUCCESS else logger.warning
+    log(
+        f"webhooks.delivery.{'retry_scheduled' if delay is not None else kind}",
+        extra={
+            "delivery_id": str(delivery.pk),
+            "webhook_id": str(webhook.pk),
+            "attempt": delivery.attempt_count + 1,
+            "response_status": outcome.response_status,
+            "duration_ms": outcome.duration_ms,
+            "error": outcome.error[:200],
+            "retry_in": delay,
+        },
+    )
+    if delay is not None:
+        delivery_id = delivery.pk
+        transaction.on_commit(lambda: enqueue_deliveries([delivery_id], countdown=delay))
+    return sender.RETRY if delay is not None else kind
+
+
+def _maybe_disable(webhook: Webhook, outcome: sender.Outcome, now: datetime) -> None:
+    if outcome.gone:
+        webhook_disable(webhook=webhook, reason="The receiver answered 410 Gone.")
+        return
+    span = timedelta(hours=float(settings.WEBHOOK_DISABLE_AFTER_HOURS))
+    minimum = int(settings.WEBHOOK_DISABLE_MIN_FAILURES)
+    due = Webhook.objects.filter(
+        pk=webhook.pk,
+        status=WebhookStatus.ACTIVE,
+        consecutive_failures__gte=minimum,
+        failing_since__lte=now - span,
+    ).exists()
+    if due:
+        hours = float(settings.WEBHOOK_DISABLE_AFTER_HOURS)
+        webhook_disable(
+            webhook=webhook,
+            reason=f"Every delivery attempt failed for {hours:g} hours (at least {minimum} failures).",
+        )
+
+
+def delivery_sweep(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Re-enqueue pending deliveries of active subscriptions that are overdue and held by no worker.
+
+    Catches lost broker messages, a crash between commit and enqueue, and workers killed mid-send (their
+    lease expires). The swept rows get ``next_attempt_at = now`` so the next sweep leaves them alone for
+    another grace period. Returns how many were queued.
+    """
+    now = now or timezone.now()
+    limit = limit or int(settings.WEBHOOK_SWEEP_BATCH)
+    cutoff = now - timedelta(seconds=float(settings.WEBHOOK_SWEEP_GRACE_SECONDS))
+    free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    overdue = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff, webhook__status=WebhookStatus.ACTIVE
+    ).filter(free)
+    ids = list(overdue.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+    if not ids:
+        return 0
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).filter(free).update(next_attempt_at=now)
+    queued = enqueue_deliveries(ids)
+    logger.info("webhooks.delivery.swept", extra={"count": len(ids), "queued": queued})
+    return queued
