@@ -191,6 +191,10 @@ CAMELCASE_OPAQUE_FIELDS = (
     "extraAuthorizationParams",
     "request_headers",
     "requestHeaders",
+    "configuration",
+    "byEntity",  # search: keys are provider entity names (payment_intent)
+    "customFilters",  # search: provider-specific filter names (timeMin)
+    "custom_filters",
 )
 JSON_CAMEL_CASE = {"JSON_UNDERSCOREIZE": {"ignore_fields": CAMELCASE_OPAQUE_FIELDS}}
 
@@ -249,6 +253,9 @@ RATE_LIMITS = {
     "webhook_receiver": env.str("RATE_LIMIT_WEBHOOK_RECEIVER", default="600/minute"),
 }
 
+# Activity log entries older than this many days are deleted by a daily task.
+ACTIVITY_LOG_RETENTION_DAYS = env.int("ACTIVITY_LOG_RETENTION_DAYS", default=90)
+
 # --- Outbound calls and webhooks ---------------------------------------------------------------------------------
 # CIDRs that webhook destinations may resolve to although private/loopback. Empty in production.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
@@ -268,6 +275,11 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=6
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=2000)
 WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=4096)  # bytes of a response kept
 WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)  # deliveries one replay call re-sends
+# A trigger's fan-out travels in tasks of this many deliveries, sent concurrently by this many threads per worker.
+WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=20)
+WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=16)
+# Delivery bookkeeping commits without waiting for the WAL flush (PostgreSQL; a DB crash may re-send, same webhook-id).
+WEBHOOK_ASYNC_COMMIT = env.bool("WEBHOOK_ASYNC_COMMIT", default=True)
 
 # --- Celery --------------------------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -325,3 +337,22 @@ HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
 # GET /metrics: a Bearer token, or a client address inside one of these networks.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+
+# --- OAuth and connections -----------------------------------------------------------------------------------------
+# Origins (scheme://host[:port]) besides PUBLIC_BASE_URL's that an OAuth returnUrl may point to (e.g. the web app).
+OAUTH_RETURN_URL_ORIGINS = env.list("OAUTH_RETURN_URL_ORIGINS", default=[])
+OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
+# Refresh OAuth tokens this long before they expire (a provider's oauthConfig.refreshMarginSeconds overrides it).
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=900)
+# Every third-party call: connect and read timeouts, retry backoff base, longest Retry-After worth waiting for.
+PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS", default=5.0)
+PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=20.0)
+PROVIDER_HTTP_BACKOFF_SECONDS = env.float("PROVIDER_HTTP_BACKOFF_SECONDS", default=0.5)
+PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS = env.float("PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS", default=10.0)
+# requests-oauthlib logs token responses at DEBUG: keep those loggers quiet whatever LOG_LEVEL says.
+LOGGING["loggers"].update({"requests_oauthlib": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}})
+
+# --- Search and widgets ------------------------------------------------------------------------------------------
+# Search fans out to every searchable integration at once; one that has not answered after this long is reported as
+# timed out beside the others' results.
+SEARCH_PROVIDER_TIMEOUT_SECONDS = env.float("SEARCH_PROVIDER_TIMEOUT_SECONDS", default=8.0)

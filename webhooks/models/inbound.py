@@ -6,12 +6,19 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from config.periodic import PeriodicTaskSpec, register
 from integrations.crypto import EncryptedTextField
 from webhooks.inbound_signatures import DEFAULT_SIGNATURE_HEADERS, SCHEMES
 
 __all__ = ["InboundEndpoint", "InboundEvent", "InboundEventStatus", "SignatureScheme", "generate_inbound_path"]
 
 PATH_MAX_LENGTH = 100
+
+# Registered here, not in the tasks module: models are imported in every process (migrate's post_migrate sync
+# included), tasks modules only in workers.
+register(
+    PeriodicTaskSpec(name="inbound-webhooks-sweep", task="webhooks.inbound.sweep", every_seconds=600, queue="inbound")
+)
 
 
 class SignatureScheme(models.TextChoices):
@@ -99,7 +106,8 @@ class InboundEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="inbound_events")
     endpoint = models.ForeignKey(InboundEndpoint, on_delete=models.CASCADE, related_name="events")
-    provider_event_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL when the provider names no id: such events are never deduplicated (the unique constraint skips NULLs).
+    provider_event_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # The provider's event type (`invoice.paid`, `pull_request.opened`...), set by the handler when processed.
     event_type = models.CharField(max_length=200, blank=True)
     body = models.BinaryField()
