@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -9,10 +9,15 @@ def _sync_beat_schedule(sender, **kwargs):
 
 
 class ProjectConfig(AppConfig):
-    """The project itself as an app: its management commands and the beat schedule kept in step after migrate."""
+    """The project itself as an app: its management commands, and the beat schedule kept in step after migrate."""
 
     name = "config"
     label = "project"
 
     def ready(self):
-        post_migrate.connect(_sync_beat_schedule, sender=self, dispatch_uid="project.sync_beat_schedule")
+        # Django signals post_migrate only for apps with models: hang the sync on django-celery-beat's.
+        post_migrate.connect(
+            _sync_beat_schedule,
+            sender=apps.get_app_config("django_celery_beat"),
+            dispatch_uid="project.sync_beat_schedule",
+        )

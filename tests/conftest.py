@@ -1,5 +1,3 @@
-import os
-
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -90,10 +88,6 @@ def anon_client():
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    monkeypatch.delenv("DJANGO_READ_DOT_ENV_FILE", raising=False)
-    yield
-
-
-def pytest_configure(config):
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness would be most of the suite's run time; how passwords hash is Django's concern."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -150,3 +150,42 @@ def test_development_mode_starts_without_secrets(tmp_path):
     result = _start_django({"DEBUG": "true", "VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dev-encryption.key").exists()
+
+
+@pytest.mark.django_db
+def test_beat_schedule_is_present_after_migrate_and_names_real_tasks():
+    from django_celery_beat.models import PeriodicTask
+
+    from config.celery import app
+    from config.periodic import periodic_tasks
+
+    app.loader.import_default_modules()
+    specs = periodic_tasks()
+    stored = {t.name: t for t in PeriodicTask.objects.all()}
+    for spec in specs:
+        assert spec.name in stored, spec.name
+        assert stored[spec.name].task == spec.task
+        assert stored[spec.name].queue == spec.queue
+        assert spec.task in app.tasks, f"{spec.task} is scheduled but no task has that name"
+
+
+@pytest.mark.django_db
+def test_setup_periodic_tasks_is_idempotent_and_keeps_an_admins_switch(capsys):
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name="webhooks: sweep overdue deliveries").update(enabled=False)
+    call_command("setup_periodic_tasks")
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] == []
+    assert PeriodicTask.objects.get(name="webhooks: sweep overdue deliveries").enabled is False
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re
+
+    settings_source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', settings_source))
+    read |= set(re.findall(r'_required_secret\("([A-Z_]+)"', settings_source))
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
+    assert read, "the pattern found no settings"
+    assert read - listed == set()

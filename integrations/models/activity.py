@@ -6,19 +6,8 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
-from config.periodic import PeriodicTaskSpec, register
 
 __all__ = ["ActivityLog", "ActivityStatus", "ActivityType"]
-
-# Daily pruning of old entries (integrations.tasks.activity); registered here because models are always imported.
-register(
-    PeriodicTaskSpec(
-        name="integrations: prune old activity logs",
-        task="integrations.activity.prune",
-        every_seconds=24 * 3600,
-        queue="default",
-    )
-)
 
 
 class ActivityType(models.TextChoices):

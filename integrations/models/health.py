@@ -4,39 +4,11 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import post_migrate
 from django.utils import timezone
-
-from config.periodic import PeriodicTaskSpec, register
 
 __all__ = ["HEALTH_FAN_OUT_TASK", "HealthCheck", "HealthCheckStatus", "HealthCheckTrigger"]
 
 HEALTH_FAN_OUT_TASK = "integrations.health.fan_out"
-
-# Registered here, not in the tasks module: models are imported by every process (migrate's post_migrate sync of
-# the beat schedule included), tasks modules only by workers.
-register(
-    PeriodicTaskSpec(
-        name="integrations-health-checks",
-        task=HEALTH_FAN_OUT_TASK,
-        every_seconds=settings.HEALTH_CHECK_INTERVAL_SECONDS,
-        queue="health",
-    )
-)
-
-
-def _sync_beat_schedule(sender, **kwargs):
-    """Workaround: config/apps.py connects its sync with sender=the `project` app, which Django never signals (it has
-    no models module), so the schedule would only appear through `setup_periodic_tasks`. Run it once django-celery-
-    beat's tables are migrated instead. Idempotent; harmless beside the foundation's hook once that is fixed."""
-    if getattr(sender, "label", None) != "django_celery_beat":
-        return
-    from config.periodic import sync_periodic_tasks
-
-    sync_periodic_tasks()
-
-
-post_migrate.connect(_sync_beat_schedule, dispatch_uid="integrations.health.sync_beat_schedule")
 
 
 class HealthCheckStatus(models.TextChoices):

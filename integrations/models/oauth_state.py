@@ -6,26 +6,7 @@ __all__ = ["OAuthState"]
 from django.conf import settings
 from django.db import models
 
-from config.periodic import PeriodicTaskSpec, register
 from integrations.crypto import EncryptedTextField
-
-# Beat entries of integrations/tasks/refresh.py, here so that every process that starts Django registers them.
-register(
-    PeriodicTaskSpec(
-        name="connections: refresh expiring tokens",
-        task="integrations.connections.refresh_expiring",
-        every_seconds=300,
-        queue="default",
-    )
-)
-register(
-    PeriodicTaskSpec(
-        name="connections: purge old OAuth states",
-        task="integrations.oauth_states.purge",
-        every_seconds=3600,
-        queue="default",
-    )
-)
 
 
 class OAuthState(models.Model):

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.models import HEALTH_FAN_OUT_TASK
+from integrations.models.health import HEALTH_FAN_OUT_TASK
 
 logger = logging.getLogger(__name__)
 

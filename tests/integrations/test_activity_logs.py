@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
-from config.periodic import PERIODIC_TASKS
+from config.periodic import periodic_tasks
 from integrations.activity import log_activity
 from integrations.models import ActivityLog, Integration
 from integrations.services import activity_prune
@@ -156,5 +156,5 @@ def test_prune_task_uses_the_setting_and_is_registered_daily(integration_id, his
 
     assert prune_activity_logs() == 1
 
-    spec = next(s for s in PERIODIC_TASKS if s.task == PRUNE_TASK)
+    spec = next(s for s in periodic_tasks() if s.task == PRUNE_TASK)
     assert spec.every_seconds == 86400

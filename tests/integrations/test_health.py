@@ -235,7 +235,7 @@ class TestSchedule:
     def test_beat_schedule_exists_after_migrate(self):
         from django_celery_beat.models import PeriodicTask
 
-        task = PeriodicTask.objects.get(name="integrations-health-checks")
+        task = PeriodicTask.objects.get(name="integrations: health checks")
         assert task.task == "integrations.health.fan_out"
         assert task.interval.every == 300 and task.interval.period == "seconds"
         assert task.queue == "health" and task.enabled
@@ -246,7 +246,7 @@ class TestSchedule:
 
         call_command("setup_periodic_tasks", stdout=open("/dev/null", "w"))  # noqa: SIM115
         call_command("setup_periodic_tasks", stdout=open("/dev/null", "w"))  # noqa: SIM115
-        assert PeriodicTask.objects.filter(name="integrations-health-checks").count() == 1
+        assert PeriodicTask.objects.filter(name="integrations: health checks").count() == 1
 
     def test_fan_out_enqueues_active_and_error_integrations_spread_over_the_period(self, monkeypatch):
         sent = []

@@ -261,10 +261,10 @@ def test_the_sweeper_requeues_overdue_unheld_deliveries_only(enqueued, settings)
 
 
 def test_the_sweeper_task_is_on_the_beat_schedule():
-    from config.periodic import PERIODIC_TASKS
+    from config.periodic import periodic_tasks
     from webhooks.tasks.outbound import SWEEP_TASK
 
-    (spec,) = [s for s in PERIODIC_TASKS if s.task == SWEEP_TASK]
+    (spec,) = [s for s in periodic_tasks() if s.task == SWEEP_TASK]
     assert spec.every_seconds == 30
     assert spec.queue == "webhooks"
 

@@ -6,19 +6,12 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from config.periodic import PeriodicTaskSpec, register
 from integrations.crypto import EncryptedTextField
 from webhooks.inbound_signatures import DEFAULT_SIGNATURE_HEADERS, SCHEMES
 
 __all__ = ["InboundEndpoint", "InboundEvent", "InboundEventStatus", "SignatureScheme", "generate_inbound_path"]
 
 PATH_MAX_LENGTH = 100
-
-# Registered here, not in the tasks module: models are imported in every process (migrate's post_migrate sync
-# included), tasks modules only in workers.
-register(
-    PeriodicTaskSpec(name="inbound-webhooks-sweep", task="webhooks.inbound.sweep", every_seconds=600, queue="inbound")
-)
 
 
 class SignatureScheme(models.TextChoices):

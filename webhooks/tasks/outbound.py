@@ -10,7 +10,6 @@ delivery once its lease has expired.
 
 from celery import shared_task
 
-from config.periodic import PeriodicTaskSpec, register
 
 __all__ = ["deliver", "deliver_many", "sweep_deliveries"]
 
@@ -39,8 +38,3 @@ def sweep_deliveries() -> int:
     from webhooks.services import delivery_sweep
 
     return delivery_sweep()
-
-
-register(
-    PeriodicTaskSpec(name="webhooks: sweep overdue deliveries", task=SWEEP_TASK, every_seconds=30, queue="webhooks")
-)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from config.periodic import PERIODIC_TASKS, sync_periodic_tasks
+from config.periodic import periodic_tasks, sync_periodic_tasks
 
 
 class Command(BaseCommand):
@@ -10,4 +10,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         changed = sync_periodic_tasks()
-        self.stdout.write(json.dumps({"tasks": [t.name for t in PERIODIC_TASKS], "changed": changed}))
+        self.stdout.write(json.dumps({"tasks": [t.name for t in periodic_tasks()], "changed": changed}))
