@@ -6,7 +6,6 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
 
-
 __all__ = ["ActivityLog", "ActivityStatus", "ActivityType"]
 
 

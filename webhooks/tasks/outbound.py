@@ -10,7 +10,6 @@ delivery once its lease has expired.
 
 from celery import shared_task
 
-
 __all__ = ["deliver", "deliver_many", "sweep_deliveries"]
 
 DELIVER_TASK = "webhooks.deliver"
