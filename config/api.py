@@ -5,14 +5,16 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from djangorestframework_camel_case.util import camelize
+from djangorestframework_camel_case.util import camelize, camelize_re, underscore_to_camel
 from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
@@ -312,3 +314,29 @@ class RateLimitFirstMixin:
         finally:
             self.check_throttles(request)
         self.check_permissions(request)
+
+
+# --- camelCase output ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _camel_key(key: str) -> str:
+    return camelize_re.sub(underscore_to_camel, key) if "_" in key else key
+
+
+def camelize_fast(data, opaque: frozenset):
+    """djangorestframework-camel-case's `camelize` with converted keys memoised (it is most of a list's rendering);
+    the values of `opaque` fields (user data: config, payload, …) are left as they are."""
+    if isinstance(data, dict):
+        return {
+            (_camel_key(k) if isinstance(k, str) else k): (v if k in opaque else camelize_fast(v, opaque))
+            for k, v in data.items()
+        }
+    if isinstance(data, (list, tuple)):
+        return [camelize_fast(item, opaque) for item in data]
+    return data
+
+
+class CamelCaseJSONRenderer(JSONRenderer):
+    opaque = frozenset(settings.CAMELCASE_OPAQUE_FIELDS)
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return super().render(camelize_fast(data, self.opaque), accepted_media_type, renderer_context)

@@ -201,7 +201,7 @@ JSON_CAMEL_CASE = {"JSON_UNDERSCOREIZE": {"ignore_fields": CAMELCASE_OPAQUE_FIEL
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.api.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "DEFAULT_THROTTLE_CLASSES": ["config.api.GroupRateThrottle"],
