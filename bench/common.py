@@ -78,7 +78,10 @@ def server(env: dict, *, workers: int = 2, threads: int = 1):
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def load(make_request, *, concurrency: int, requests_per_worker: int, warmup: int = 20) -> dict:

@@ -13,13 +13,9 @@ Target: p95 under 30 ms and at least 500 requests/s.
 
 import argparse
 import json
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 
-import requests
-from common import ROOT, bench_environment, free_port, load, manage, report
+from common import bench_environment, load, manage, report, server
 
 SECRET = "whsec_bench_0123456789abcdefghijklmnopqrstuv"
 
@@ -42,33 +38,6 @@ print(endpoint.path)
 """
 
 COUNT = "from webhooks.models import InboundEvent; print(InboundEvent.objects.count())"
-
-
-@contextmanager
-def gunicorn(env: dict, *, workers: int, threads: int):
-    """Like common.server, but waits for the first (slow, lazy-loading) answer with a generous timeout."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    if threads > 1:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def stripe_request(event_id: str, ts: int) -> tuple[bytes, dict]:
@@ -99,8 +68,6 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_environment("bench_inbound_receive") as env:
-        # Tables of apps that have no migration files yet (the lead generates them at the end); a no-op afterwards.
-        manage(env, "migrate", "--run-syncdb", "--noinput", "-v0")
         env = {**env, "RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_WEBHOOK_RECEIVER": "100000000/minute"}
         path = manage(env, "shell", "-c", SETUP).strip().splitlines()[-1]
         # Signed ahead of time, so the load generator spends its CPU on sending (it shares the machine).
@@ -109,7 +76,7 @@ def main() -> None:
         ids = range(-(args.concurrency * warmup), args.concurrency * args.requests)
         signed = {i: stripe_request(f"evt_bench_{i}", ts) for i in ids}
         url_path = f"/api/v1/webhooks/receive/{path}"
-        with gunicorn(env, workers=args.workers, threads=args.threads) as base:
+        with server(env, workers=args.workers, threads=args.threads) as base:
             url = base + url_path
 
             def receive(session, i):

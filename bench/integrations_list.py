@@ -7,15 +7,9 @@ the bare view /healthz, both on a production-mode gunicorn with PostgreSQL and R
 
 import argparse
 import json
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
 
 import requests
-from common import ROOT, bench_environment, load, manage, report
-
-from tests.live import free_port
+from common import bench_environment, load, manage, report, server
 
 SEED = """
 from django.db import connection
@@ -58,35 +52,6 @@ with connection.cursor() as cursor:  # what autovacuum would soon do after a bul
     cursor.execute("ANALYZE")
 print(Integration.objects.filter(tenant=tenant).count())
 """
-
-
-@contextmanager
-def server(env: dict, *, workers: int):
-    """A production-mode gunicorn; waits through read timeouts too (workers still booting)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not come up in 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main() -> None:

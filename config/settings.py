@@ -235,6 +235,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "ProviderStatusEnum": "providers.models.ProviderStatus",
+        "IntegrationStatusEnum": "integrations.models.integration.IntegrationStatus",
+        "HealthStatusEnum": "integrations.models.integration.HealthStatus",
+        "ActivityStatusEnum": "integrations.models.activity.ActivityStatus",
+        "ConnectionStatusEnum": "integrations.models.connection.ConnectionStatus",
+        "IntegrationStatusChangeEnum": ["active", "inactive"],
+        "InboundEventStatusEnum": "webhooks.models.inbound.InboundEventStatus",
+        "WebhookStatusEnum": "webhooks.models.outbound.WebhookStatus",
+        "DeliveryStatusEnum": "webhooks.models.outbound.DeliveryStatus",
+    },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }

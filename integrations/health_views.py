@@ -20,13 +20,13 @@ from config.api import RateLimitFirstMixin, sort_queryset
 from config.schema import ErrorResponseSerializer
 from integrations import metrics
 from integrations.health import health_check_run
-from integrations.models import HealthCheck, HealthCheckStatus, HealthCheckTrigger, Integration
+from integrations.models import HealthCheck, HealthCheckStatus, HealthCheckTrigger, HealthStatus, Integration
 from tenants.scoping import TenantScopedViewSetMixin
 
 HealthSerializer = inline_serializer(
     "IntegrationHealth",
     {
-        "status": serializers.ChoiceField(choices=["unknown", "healthy", "degraded", "unhealthy"]),
+        "status": serializers.ChoiceField(choices=HealthStatus.choices),
         "last_check_at": serializers.DateTimeField(allow_null=True),
         "last_error": serializers.CharField(allow_null=True),
         "last_error_at": serializers.DateTimeField(allow_null=True),

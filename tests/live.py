@@ -66,15 +66,16 @@ def gunicorn(*, workers: int = 1, env: dict | None = None, port: int | None = No
             proc.kill()
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Polls `url` until it answers 200; the first answer of a fresh worker can be slow (lazy imports)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if requests.get(url, timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up in {timeout}s")
