@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench migrate clean
+.PHONY: run test lint format bench fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -38,6 +38,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+# Every API operation fuzzed against the OpenAPI schema (schemathesis) on a throw-away embedded server.
+fuzz: $(STAMP)
+	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf var $(VENV)

@@ -19,7 +19,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live import free_port, wait_until_up  # noqa: E402
+from tests.live import free_port, start_server, wait_until_up  # noqa: E402
 
 SERVER_ENV = {
     "DEBUG": "false",
@@ -71,17 +71,10 @@ def server(env: dict, *, workers: int = 2, threads: int = 1):
     cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     if threads > 1:
         cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with start_server(cmd, env=env) as proc:
+        base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/healthz", proc)
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def load(make_request, *, concurrency: int, requests_per_worker: int, warmup: int = 20) -> dict:

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from djangorestframework_camel_case.util import camelize, camelize_re, underscore_to_camel
 from rest_framework import exceptions
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import BasePagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -174,17 +175,26 @@ class Pagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view):
+        bounds = (("limit", 1, self.max_limit), ("offset", 0, MAX_OFFSET), ("page", 1, MAX_OFFSET // self.max_limit))
         return [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "integer", "minimum": minimum}}
-            for name, minimum in (("limit", 1), ("offset", 0), ("page", 1))
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": low, "maximum": high},
+            }
+            for name, low, high in bounds
         ]
+
+
+MAX_OFFSET = 1_000_000_000  # far past any real list, and inside every database's integer range
 
 
 def parse_page_params(params, default_limit: int = 50, max_limit: int = 100) -> tuple[int, int]:
     errors = {}
     limit = _int_param(params, "limit", default_limit, 1, max_limit, errors)
-    offset = _int_param(params, "offset", 0, 0, None, errors)
-    page = _int_param(params, "page", None, 1, None, errors)
+    offset = _int_param(params, "offset", 0, 0, MAX_OFFSET, errors)
+    page = _int_param(params, "page", None, 1, MAX_OFFSET // max_limit, errors)
     if errors:
         raise exceptions.ValidationError(errors)
     if page is not None and "offset" not in params:
@@ -340,3 +350,11 @@ class CamelCaseJSONRenderer(JSONRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return super().render(camelize_fast(data, self.opaque), accepted_media_type, renderer_context)
+
+
+class Metadata(SimpleMetadata):
+    """OPTIONS answers name, description, renders and parses; the OpenAPI schema documents the fields, so no
+    serializer is introspected here (viewsets whose actions have no serializer_class would fail)."""
+
+    def determine_actions(self, request, view):
+        return {}

@@ -18,15 +18,14 @@ class ErrorResponseSerializer(serializers.Serializer):
 
 
 _ERROR_CODES = ("400", "401", "403", "404", "429")
+_WRITE_ERROR_CODES = ("409",)  # a duplicate name or path, a provider still in use, a state that forbids the change
 
 
 class AutoSchema(SpectacularAutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        public = not self.view.get_authenticators() if hasattr(self.view, "get_authenticators") else False
-        for code in _ERROR_CODES:
-            if code == "401" and public:
-                continue
+        codes = _ERROR_CODES + (_WRITE_ERROR_CODES if self.method in ("POST", "PUT", "PATCH", "DELETE") else ())
+        for code in codes:
             responses.setdefault(code, self._get_response_for_code(ErrorResponseSerializer, code))
         return responses
 

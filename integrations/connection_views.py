@@ -7,7 +7,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from accounts.models import Permission
 from accounts.permissions import IsSuperAdmin
 from config.api import RateLimitFirstMixin
 from config.errors import NotFound
+from config.schema import ErrorResponseSerializer
 from integrations import connection_serializers as s
 from integrations import connections as services
 from integrations.models import ConnectionScope, Integration
@@ -94,7 +95,15 @@ class ConnectionViewSet(_IntegrationScopedViewSet):
     @extend_schema(
         summary="Finish OAuth with a code (seed 000)",
         request=s.OAuthCallbackSerializer,
-        responses={200: s.SuccessMessageSerializer, 400: s.OAuthErrorSerializer},
+        responses={
+            200: s.SuccessMessageSerializer,
+            400: PolymorphicProxySerializer(
+                component_name="OAuthCallbackFailure",
+                serializers=[s.OAuthErrorSerializer, ErrorResponseSerializer],
+                resource_type_field_name=None,
+                help_text="The provider's refusal (seed 000's shape) or invalid input (the API error shape).",
+            ),
+        },
     )
     def oauth_callback(self, request, pk=None):
         integration = _integration(self)

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,23 +48,30 @@ def process_env(**overrides) -> dict:
 def gunicorn(*, workers: int = 1, env: dict | None = None, port: int | None = None):
     """Yields the base URL of a production-mode gunicorn serving this project; stops it afterwards."""
     port = port or free_port()
-    proc = subprocess.Popen(
+    with start_server(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-        cwd=ROOT,
         env=env or process_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    ) as proc:
+        base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/healthz", proc)
         yield base
-    finally:
-        proc.terminate()
+
+
+@contextmanager
+def start_server(cmd: list[str], *, env: dict):
+    """Runs `cmd` (a server) from the project root; its log goes to a temporary file, not a pipe: a pipe nobody
+    reads fills up and then blocks the server mid-request. Stops the server on exit."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        proc.log = log
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -71,7 +79,8 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            proc.log.seek(0)
+            raise RuntimeError(f"server exited: {proc.log.read().decode(errors='replace')[-2000:]}")
         try:
             if requests.get(url, timeout=10).status_code == 200:
                 return

@@ -141,3 +141,23 @@ def test_rate_limit_budget_is_per_user(make_client, settings):
     assert first.get("/api/v1/auth/me").status_code == 200
     assert first.get("/api/v1/auth/me").status_code == 429
     assert second.get("/api/v1/auth/me").status_code == 200
+
+
+def test_options_answers_on_every_kind_of_view(admin_client):
+    from tests.integrations.factories import IntegrationFactory
+
+    integration = IntegrationFactory(tenant=admin_client.tenant)
+    for url in (
+        "/api/v1/integrations",
+        f"/api/v1/integrations/{integration.pk}",
+        f"/api/v1/integrations/{integration.pk}/health/check",
+        "/api/v1/auth/me",
+    ):
+        response = admin_client.options(url)
+        assert response.status_code == 200, (url, response.content[:300])
+        assert "name" in response.json()
+
+
+def test_an_absurd_offset_is_a_400_not_a_database_overflow(admin_client):
+    error = assert_error(admin_client.get("/api/v1/integrations", {"offset": "877595849437091201024"}), 400)
+    assert list(error["details"]) == ["offset"]
