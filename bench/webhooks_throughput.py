@@ -2,12 +2,15 @@
 attempt recorded) against a bare sender (plain `requests` + the same signing, same receiver, same concurrency).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \
-        python bench/webhooks_throughput.py [--subscriptions 100 --events 200 --workers 2 --concurrency 16]
+        python bench/webhooks_throughput.py [--subscriptions 100 --events 200 --workers 2 --concurrency 16 \
+            --tasks 4 --chunk 0]
 
 100 subscriptions on one local receiver (an asyncio HTTP/1.1 server in its own process), 200 triggers of one event
 each matching all of them: 20,000 deliveries. Prints deliveries/s and trigger-to-receipt p50/p95 for the pipeline,
-the bare sender's figures, and the ratio. The schema is made in a throw-away database with migrations disabled
-(like pytest --nomigrations), which is dropped at the end.
+the bare sender's figures, the ratio, and CPU seconds per delivery of the producer, the workers and the bare sender.
+Each worker process runs ``--tasks`` Celery task threads (a fan-out chunk each: one claim, records in batches) that
+send through ``--concurrency`` send threads, the bare sender's thread count. The schema is made in a throw-away
+database with migrations disabled (like pytest --nomigrations), which is dropped at the end.
 """
 
 from __future__ import annotations
@@ -167,7 +170,7 @@ def run_bare_sender(spec_path: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps({"errors": errors[0]}), flush=True)
+    print(json.dumps({"errors": errors[0], "cpu": time.process_time()}), flush=True)
 
 
 def bare_run(*, jobs, secret, processes, threads, paced, tmp: Path) -> dict:
@@ -184,11 +187,13 @@ def bare_run(*, jobs, secret, processes, threads, paced, tmp: Path) -> dict:
                 [sys.executable, __file__, "--bare-sender", str(spec)], stdout=subprocess.PIPE, text=True, cwd=ROOT
             )
         )
-    errors = 0
+    errors, cpu = 0, 0.0
     for proc in procs:
         out, _ = proc.communicate(timeout=600)
-        errors += json.loads(out.strip().splitlines()[-1])["errors"]
-    return {"start_at": start_at, "errors": errors}
+        result = json.loads(out.strip().splitlines()[-1])
+        errors += result["errors"]
+        cpu += result["cpu"]
+    return {"start_at": start_at, "errors": errors, "cpu": cpu}
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -235,6 +240,15 @@ def start_workers(env: dict, *, count: int, concurrency: int, log_dir: Path) -> 
     return procs
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc), 0.0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_workers(procs) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -266,7 +280,13 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=100)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=16, help="threads per worker process")
+    parser.add_argument("--concurrency", type=int, default=16, help="send threads per worker process")
+    parser.add_argument(
+        "--tasks", type=int, default=4, help="celery task threads per worker process (each runs a chunk's claim/record)"
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="WEBHOOK_FANOUT_CHUNK: deliveries per fan-out task (0: the setting)"
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -278,7 +298,11 @@ def main() -> None:
     with psycopg.connect(_db_url(base_url, "postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
     env = {**os.environ, **BENCH_ENV, "DATABASE_URL": _db_url(base_url, dbname), "REDIS_URL": redis_url}
-    os.environ.update({k: v for k, v in env.items() if k in BENCH_ENV or k in ("DATABASE_URL", "REDIS_URL")})
+    if args.chunk:
+        env["WEBHOOK_FANOUT_CHUNK"] = str(args.chunk)
+    os.environ.update(
+        {k: v for k, v in env.items() if k in BENCH_ENV or k in ("DATABASE_URL", "REDIS_URL", "WEBHOOK_FANOUT_CHUNK")}
+    )
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     receiver = ReceiverProcess()
     workers: list[subprocess.Popen] = []
@@ -317,7 +341,7 @@ def main() -> None:
             )
         # same concurrency as the bare sender: a worker's fan-out tasks send through WEBHOOK_SEND_THREADS threads
         env["WEBHOOK_SEND_THREADS"] = str(args.concurrency)
-        workers = start_workers(env, count=args.workers, concurrency=args.concurrency, log_dir=log_dir)
+        workers = start_workers(env, count=args.workers, concurrency=args.tasks, log_dir=log_dir)
 
         # warm-up: workers up, connections open
         services.trigger(tenant, "application.created", {"warmup": True})
@@ -329,6 +353,8 @@ def main() -> None:
         # the run
         total = args.subscriptions * args.events
         trigger_times: dict[str, float] = {}
+        workers_cpu = sum(process_cpu_seconds(w.pid) for w in workers)
+        producer_cpu = time.process_time()
         started = time.time()
         for n in range(args.events):
             with transaction.atomic():
@@ -339,7 +365,9 @@ def main() -> None:
                 )
             trigger_times[str(event.pk)] = time.time()
         triggered = time.time()
+        producer_cpu = time.process_time() - producer_cpu
         records = wait_for(receiver, total, timeout=900)
+        workers_cpu = sum(process_cpu_seconds(w.pid) for w in workers) - workers_cpu
         finished = max(r[2] for r in records)
         time.sleep(1.0)
         success = Delivery.objects.filter(status="success").count()
@@ -374,6 +402,7 @@ def main() -> None:
             release = {wid: run["start_at"] + (offsets[wid] if paced else 0.0) for wid in trigger_times}
             latency = [(at - release[wid]) * 1000 for _path, wid, at in records_bare]
             bare[label] = {
+                "cpu": run["cpu"],
                 "rate": total / (max(r[2] for r in records_bare) - run["start_at"]),
                 "p50": statistics.median(latency),
                 "p95": percentile(latency, 95),
@@ -382,7 +411,8 @@ def main() -> None:
 
         print(
             f"\nOutbound webhooks: {args.subscriptions} subscriptions x {args.events} events = {total} deliveries; "
-            f"{args.workers} worker processes x {args.concurrency} threads; {os.cpu_count()} CPUs"
+            f"{args.workers} worker processes x {args.concurrency} send threads ({args.tasks} task threads, fan-out "
+            f"chunks of {settings.WEBHOOK_FANOUT_CHUNK}); {os.cpu_count()} CPUs"
         )
         print(
             f"triggers: {args.events} in {triggered - started:.2f} s "
@@ -395,6 +425,11 @@ def main() -> None:
             print(f"{label:<40} {figures['rate']:>13.0f} {figures['p50']:>9.0f} {figures['p95']:>9.0f}")
         reference = bare["bare sender (all at once)"]["rate"]
         print(f"ratio pipeline / bare sender (all at once): {pipeline['rate'] / reference:.2f}")
+        print(
+            f"CPU per delivery: producer {producer_cpu / total * 1000:.2f} ms, celery workers "
+            f"{workers_cpu / total * 1000:.2f} ms (their idle polling included), bare sender "
+            f"{bare['bare sender (all at once)']['cpu'] / total * 1000:.2f} ms"
+        )
         print(
             f"checks: {success}/{total} deliveries success in the database, {attempts} attempts, "
             f"{unique} distinct (subscription, webhook-id) received, {len(records) - unique} duplicates, "

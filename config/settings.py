@@ -288,7 +288,7 @@ WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=2000)
 WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=4096)  # bytes of a response kept
 WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)  # deliveries one replay call re-sends
 # A trigger's fan-out travels in tasks of this many deliveries, sent concurrently by this many threads per worker.
-WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=20)
+WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=100)
 WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=16)
 # Delivery bookkeeping commits without waiting for the WAL flush (PostgreSQL; a DB crash may re-send, same webhook-id).
 WEBHOOK_ASYNC_COMMIT = env.bool("WEBHOOK_ASYNC_COMMIT", default=True)

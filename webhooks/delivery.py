@@ -1,7 +1,8 @@
 """The sender: one signed POST of one delivery, its outcome, and the retry decision.
 
-``process_delivery(delivery_id)`` is what the Celery task runs: claim the delivery (a lease, see
-``services.delivery_claim``), send it once, record the attempt. The body is the event's stored bytes
+``process_many(delivery_ids)`` is what the Celery tasks run (``process_delivery`` is a chunk of one): claim the
+chunk with one UPDATE (a lease, see ``services.delivery_claim_many``), send each delivery once through the send
+pool, record the outcomes in batches (``services.delivery_record_many``). The body is the event's stored bytes
 (serialised once by ``trigger``), signed per attempt by ``webhooks.signing.build_headers`` with every live
 secret of the subscription, and POSTed through one module-level ``safe_session`` (SSRF guard, no redirects,
 keep-alive pool shared by the worker's threads).
@@ -13,7 +14,6 @@ fails at once; a destination refused by the SSRF guard fails at once.
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import logging
@@ -21,7 +21,8 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,6 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connections
 
 from webhooks import signing
 from webhooks.destinations import UnsafeDestination, find_unsafe_destination, read_limited, safe_session
@@ -41,6 +41,8 @@ __all__ = [
     "Outcome",
     "build_body",
     "classify_status",
+    "live_secrets",
+    "live_secrets_many",
     "parse_retry_after",
     "process_delivery",
     "process_many",
@@ -256,37 +258,109 @@ def _short(exc: BaseException) -> str:
 
 
 def process_delivery(delivery_id: str) -> str | None:
-    """Claim, send and record one delivery; returns the recorded outcome, or None when there was nothing to do.
+    """Claim, send and record one delivery (a chunk of one); returns the recorded outcome, or None when there was
+    nothing to do.
 
     Safe to run for any message, any number of times: only the worker holding the claim sends, and only a
     pending delivery can be claimed, so a redelivered message after a success does nothing.
     """
+    return process_many([delivery_id])[0]
+
+
+def process_many(delivery_ids: list[str]) -> list[str | None]:
+    """Claim a chunk of deliveries (one UPDATE), send them concurrently (the worker's send pool), record the
+    outcomes in batches (one transaction each); returns each id's recorded outcome or None, in order.
+
+    The outcomes are recorded as the sends finish, in windows of RECORD_WINDOW seconds: a slow receiver holds back
+    only its own delivery. A delivery whose subscription is not active is given back (it waits, pending); one whose
+    send could not start while its lease still covered its timeout is given back and queued again.
+    """
     from webhooks import services
     from webhooks.models import WebhookStatus
 
-    claimed = services.delivery_claim(delivery_id=delivery_id)
-    if claimed is None:
-        return None
-    delivery, token = claimed
-    webhook = delivery.webhook
-    if webhook.status != WebhookStatus.ACTIVE:
-        services.delivery_release(delivery=delivery, token=token)
-        return None
-    secrets = live_secrets(webhook)
-    if not secrets:
-        outcome = Outcome(kind=FAILED, error="The subscription has no live signing secret.")
+    keys = [_as_uuid(i) for i in delivery_ids]
+    claimed, token = services.delivery_claim_many(delivery_ids=[k for k in keys if k is not None])
+    claimed_at = time.monotonic()
+    results: dict[uuid.UUID, str | None] = {}
+    paused = [d.pk for d in claimed if d.webhook.status != WebhookStatus.ACTIVE]
+    if paused:
+        services.delivery_release_many(delivery_ids=paused, token=token)
+    active = [d for d in claimed if d.webhook.status == WebhookStatus.ACTIVE]
+    if not active:
+        return [None] * len(keys)
+    secrets = live_secrets_many([d.webhook for d in active])
+
+    def send(delivery) -> Outcome | None:
+        deadline = claimed_at + delivery.lease_seconds - delivery.webhook.timeout_ms / 1000 - 5
+        return _send_claimed(delivery, secrets.get(delivery.webhook_id, []), deadline)
+
+    if len(active) == 1:
+        results.update(_record(services, [(active[0], send(active[0]))], token))
     else:
-        outcome = send_once(
-            url=webhook.url,
-            body=delivery.event.body.encode("utf-8"),
-            msg_id=str(delivery.event_id),
-            event=delivery.event_type,
-            attempt=delivery.attempt_count + 1,
-            secrets=secrets,
-            custom_headers=webhook.headers,
-            timeout_ms=webhook.timeout_ms,
-        )
-    return services.delivery_record_attempt(delivery=delivery, token=token, outcome=outcome)
+        executor = _send_executor()
+        futures = {executor.submit(_send_in_thread, send, d): d for d in active}
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=RECORD_WINDOW)
+            if not done:
+                continue
+            sent = [(futures[f], f.result()) for f in done]
+            sent = [(d, outcome) for d, outcome in sent if outcome is not _CRASHED]
+            try:
+                results.update(_record(services, sent, token))
+            except Exception:  # the claims stay: the leases expire and the sweeper sends these again
+                logger.exception("webhooks.delivery.record_crashed", extra={"deliveries": len(sent)})
+    return [results.get(k) if k is not None else None for k in keys]
+
+
+RECORD_WINDOW = 0.5
+_CRASHED = object()
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _send_claimed(delivery, secrets: list[str], deadline: float) -> Outcome | None:
+    """Send one claimed delivery, or None when its lease no longer covers a full send (too long in the queue)."""
+    if time.monotonic() > deadline:
+        return None
+    if not secrets:
+        return Outcome(kind=FAILED, error="The subscription has no live signing secret.")
+    webhook = delivery.webhook
+    return send_once(
+        url=webhook.url,
+        body=delivery.body.encode("utf-8"),
+        msg_id=str(delivery.event_id),
+        event=delivery.event_type,
+        attempt=delivery.attempt_count + 1,
+        secrets=secrets,
+        custom_headers=webhook.headers,
+        timeout_ms=webhook.timeout_ms,
+    )
+
+
+def _send_in_thread(send, delivery):
+    try:
+        return send(delivery)
+    except Exception:  # a bug, not a network failure (send_once catches those): leave it to the lease and sweeper
+        logger.exception("webhooks.delivery.crashed", extra={"delivery_id": str(delivery.pk)})
+        return _CRASHED
+
+
+def _record(services, sent: list, token) -> dict:
+    """Record the sent ones in one transaction; give back and re-queue the ones that were not sent in time."""
+    late = [d.pk for d, outcome in sent if outcome is None]
+    done = [(d, outcome) for d, outcome in sent if outcome is not None]
+    results = services.delivery_record_many(results=done, token=token) if done else {}
+    if late:
+        logger.warning("webhooks.delivery.lease_too_short", extra={"deliveries": len(late)})
+        services.delivery_release_many(delivery_ids=late, token=token)
+        services.enqueue_deliveries(late)
+    return results
 
 
 # --------------------------------------------------------------------------- concurrency and caches
@@ -307,43 +381,12 @@ def _send_executor() -> ThreadPoolExecutor:
 
 
 def shutdown_send_pool() -> None:
-    """Close the send pool's database connections and stop its threads (tests; worker shutdown)."""
+    """Stop the send pool's threads (tests; worker shutdown). They hold no database connection."""
     global _executor
     with _executor_lock:
         executor, _executor = _executor, None
-    if executor is None:
-        return
-    size = executor._max_workers
-    barrier = threading.Barrier(size)
-
-    def close_connections() -> None:  # every thread runs one: each waits for the others at the barrier
-        connections.close_all()
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=10)
-
-    for _ in range(size):
-        executor.submit(close_connections)
-    executor.shutdown(wait=True)
-
-
-def _process_in_thread(delivery_id: str) -> str | None:
-    close_old_connections()  # this thread's connection outlives tasks: drop it when broken or too old
-    try:
-        return process_delivery(delivery_id)
-    except Exception:  # one delivery's crash must not fail its siblings; the sweeper retries it
-        logger.exception("webhooks.delivery.crashed", extra={"delivery_id": str(delivery_id)})
-        return None
-
-
-def process_many(delivery_ids: list[str]) -> list[str | None]:
-    """Send several deliveries concurrently (the worker's send pool), each claimed and recorded on its own.
-
-    A slow receiver holds only its own delivery; the call returns when all are done.
-    """
-    if len(delivery_ids) == 1:
-        return [process_delivery(delivery_ids[0])]
-    futures = [_send_executor().submit(_process_in_thread, str(i)) for i in delivery_ids]
-    return [future.result() for future in futures]
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 _SECRETS_TTL = 60.0
@@ -351,7 +394,12 @@ _secrets_cache: dict[tuple[str, str], tuple[float, list[tuple[str, Any]]]] = {}
 
 
 def live_secrets(webhook) -> list[str]:
-    """The subscription's live secrets, newest first, decrypted once per process.
+    """The subscription's live secrets, newest first (see ``live_secrets_many``)."""
+    return live_secrets_many([webhook]).get(webhook.pk, [])
+
+
+def live_secrets_many(webhooks) -> dict[Any, list[str]]:
+    """{webhook id: its live secrets, newest first}, decrypted once per process, the missing ones in ONE query.
 
     Cached by (id, updated_at): creating, updating and rotating all move ``updated_at``, so a cached entry
     is never stale in content; expiry of a rotated-out secret is re-checked on every use.
@@ -360,16 +408,28 @@ def live_secrets(webhook) -> list[str]:
 
     from webhooks.models import WebhookSecret
 
-    key = (str(webhook.pk), webhook.updated_at.isoformat() if webhook.updated_at else "")
     now = time.monotonic()
-    cached = _secrets_cache.get(key)
-    if cached is None or cached[0] < now:
-        rows = WebhookSecret.objects.filter(webhook_id=webhook.pk).order_by("-created_at", "-id")
-        entries = [(row.secret, row.expires_at) for row in rows]
+    entries: dict[Any, list[tuple[str, Any]]] = {}
+    missing: dict[Any, tuple[str, str]] = {}
+    for webhook in webhooks:
+        key = (str(webhook.pk), webhook.updated_at.isoformat() if webhook.updated_at else "")
+        cached = _secrets_cache.get(key)
+        if cached is None or cached[0] < now:
+            missing[webhook.pk] = key
+        else:
+            entries[webhook.pk] = cached[1]
+    if missing:
+        loaded: dict[Any, list[tuple[str, Any]]] = {pk: [] for pk in missing}
+        rows = WebhookSecret.objects.filter(webhook_id__in=list(missing)).order_by("webhook_id", "-created_at", "-id")
+        for row in rows:
+            loaded[row.webhook_id].append((row.secret, row.expires_at))
         if len(_secrets_cache) > 10000:
             _secrets_cache.clear()
-        _secrets_cache[key] = (now + _SECRETS_TTL, entries)
-    else:
-        entries = cached[1]
+        for pk, key in missing.items():
+            _secrets_cache[key] = (now + _SECRETS_TTL, loaded[pk])
+        entries.update(loaded)
     current = timezone.now()
-    return [secret for secret, expires_at in entries if expires_at is None or expires_at > current]
+    return {
+        pk: [secret for secret, expires_at in pairs if expires_at is None or expires_at > current]
+        for pk, pairs in entries.items()
+    }

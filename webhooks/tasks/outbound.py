@@ -2,7 +2,8 @@
 
 ``webhooks.deliver(delivery_id)`` claims the delivery's lease, sends it once and records the attempt; its retry
 is a new message with a countdown. ``webhooks.deliver_many(delivery_ids)`` carries a trigger's fan-out in chunks
-(fewer broker messages) and sends them concurrently, each with its own claim. Both are idempotent (a message for
+(fewer broker messages): the chunk is claimed with one UPDATE, sent concurrently, and recorded in batches (one
+transaction each). Both are the same code path (a single delivery is a chunk of one) and idempotent (a message for
 a finished, leased or not-yet-due delivery does nothing) and acknowledged late, so a worker killed mid-send loses
 nothing: the message comes back, or the sweeper ``webhooks.sweep_deliveries`` (every 30 s) re-enqueues the
 delivery once its lease has expired.
@@ -26,7 +27,7 @@ def deliver(delivery_id: str) -> str | None:
 
 @shared_task(name=DELIVER_MANY_TASK, queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_many(delivery_ids: list[str]) -> list[str | None]:
-    """A trigger's fan-out, in chunks: each delivery is claimed, sent and recorded on its own, concurrently."""
+    """A trigger's fan-out, in chunks: claimed together, sent concurrently, recorded in batches."""
     from webhooks.delivery import process_many
 
     return process_many(delivery_ids)
