@@ -16,27 +16,6 @@ from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Delivery tasks the code under test queued: (delivery_id, countdown)."""
-    calls = []
-
-    def fake_enqueue(ids, countdown=None):
-        ids = list(ids)
-        calls.extend((i, countdown) for i in ids)
-        return len(ids)
-
-    monkeypatch.setattr(services, "enqueue_deliveries", fake_enqueue)
-    return calls
-
-
 def make_webhook(tenant, url, **kwargs):
     kwargs.setdefault("events", ["*"])
     webhook, secret = services.webhook_create(tenant=tenant, name=kwargs.pop("name", "Hook"), url=url, **kwargs)

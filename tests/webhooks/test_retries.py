@@ -7,7 +7,7 @@ from email.utils import format_datetime
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import Receiver, Reply
+from tests.e2e.conftest import Reply
 from tests.factories import TenantFactory
 from webhooks import delivery as sender
 from webhooks import services
@@ -84,26 +84,6 @@ def test_retry_after_header_parsing():
 # --------------------------------------------------------------------------- against a real receiver
 
 pytestmark_db = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-
-    def fake_enqueue(ids, countdown=None):
-        ids = list(ids)
-        calls.extend((i, countdown) for i in ids)
-        return len(ids)
-
-    monkeypatch.setattr(services, "enqueue_deliveries", fake_enqueue)
-    return calls
 
 
 def _subscribe(tenant, url, **kwargs):

@@ -18,19 +18,6 @@ pytestmark = pytest.mark.django_db
 URL = "http://127.0.0.1:9/hook"
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-
-    def fake_enqueue(ids, countdown=None):
-        ids = list(ids)
-        calls.extend((i, countdown) for i in ids)
-        return len(ids)
-
-    monkeypatch.setattr(services, "enqueue_deliveries", fake_enqueue)
-    return calls
-
-
 def subscribe(tenant, events=("*",), status="active", **kwargs):
     webhook, _ = services.webhook_create(
         tenant=tenant, name=kwargs.pop("name", "Hook"), url=kwargs.pop("url", URL), events=list(events), **kwargs

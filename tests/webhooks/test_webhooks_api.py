@@ -21,26 +21,6 @@ BASE = "/api/v1/integrations/webhooks"
 SAFE_URL = "http://127.0.0.1:9/hooks"
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-
-    def fake_enqueue(ids, countdown=None):
-        ids = list(ids)
-        calls.extend((i, countdown) for i in ids)
-        return len(ids)
-
-    monkeypatch.setattr(services, "enqueue_deliveries", fake_enqueue)
-    return calls
-
-
 def create_body(**overrides):
     body = {
         "name": "Application Events",
