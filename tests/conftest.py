@@ -91,3 +91,13 @@ def anon_client():
 def _fast_password_hashing(settings):
     """PBKDF2's deliberate slowness would be most of the suite's run time; how passwords hash is Django's concern."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 that records what it is sent (replies programmable)."""
+    from tests.e2e.conftest import Receiver
+
+    server = Receiver().start()
+    yield server
+    server.stop()

@@ -143,13 +143,6 @@ class Receiver:
             self._server = None
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
 # --------------------------------------------------------------------------- celery workers
 
 

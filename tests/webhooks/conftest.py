@@ -1,15 +1,6 @@
 import pytest
 
-from tests.e2e.conftest import Receiver
 from webhooks import services
-
-
-@pytest.fixture
-def receiver():
-    """A real HTTP receiver on 127.0.0.1 that records what it is sent (replies programmable)."""
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
