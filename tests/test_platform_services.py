@@ -90,3 +90,13 @@ def _wait_for_redis(port: int) -> None:
         except redis.ConnectionError:
             time.sleep(0.05)
     raise RuntimeError("redis did not start")
+
+
+@pytest.mark.services
+def test_redis_cache_reuses_one_client_per_pool():
+    from django.core.cache import cache
+
+    cache.set("client-reuse", 1, timeout=5)
+    first = cache._cache.get_client(write=True)
+    assert cache.incr("client-reuse") == 2
+    assert cache._cache.get_client(write=True) is first
