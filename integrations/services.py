@@ -547,18 +547,7 @@ def integration_activate(*, integration: Integration, actor=None) -> Integration
     integration.enabled_at = timezone.now()
     integration.enabled_by = actor if getattr(actor, "is_authenticated", False) else None
     integration.save(update_fields=["status", "enabled_at", "enabled_by", "updated_at"])
-    log_activity(
-        integration=integration,
-        type=ActivityType.ACTIVATE,
-        status=ActivityStatus.SUCCESS,
-        message="Integration activated.",
-        actor=actor,
-    )
-    _with_connection_state(integration, _tenant_connection(integration))
-    events.emit(
-        integration.tenant, "integration.updated", {**integration_public_data(integration), "changedFields": ["status"]}
-    )
-    return integration
+    return _status_changed(integration, ActivityType.ACTIVATE, "Integration activated.", actor)
 
 
 @transaction.atomic
@@ -566,12 +555,13 @@ def integration_deactivate(*, integration: Integration, actor=None) -> Integrati
     integration = _lock(integration)
     integration.status = IntegrationStatus.INACTIVE
     integration.save(update_fields=["status", "updated_at"])
+    return _status_changed(integration, ActivityType.DEACTIVATE, "Integration deactivated.", actor)
+
+
+def _status_changed(integration: Integration, activity_type: str, message: str, actor) -> Integration:
+    """The activity entry and the `integration.updated` event of an activate/deactivate."""
     log_activity(
-        integration=integration,
-        type=ActivityType.DEACTIVATE,
-        status=ActivityStatus.SUCCESS,
-        message="Integration deactivated.",
-        actor=actor,
+        integration=integration, type=activity_type, status=ActivityStatus.SUCCESS, message=message, actor=actor
     )
     _with_connection_state(integration, _tenant_connection(integration))
     events.emit(

@@ -388,6 +388,22 @@ class ProviderClient:
         """Metadata to update after a refresh; by default none."""
         return {}
 
+    def post_token_as_bearer(self, url_key: str = "revocationUrl") -> requests.Response | None:
+        """POST to an OAuth URL authenticated by the access token itself (Slack's auth.revoke, Dropbox's
+        token/revoke); None when there is no token or no such URL."""
+        token = self.credentials.get("access_token")
+        url = self.oauth_url(url_key)
+        if not token or not url:
+            return None
+        return provider_request(
+            "POST",
+            url,
+            integration=self.integration,
+            authenticate=lambda _c: RequestAuth(headers={"Authorization": f"Bearer {token}"}, secrets=(token,)),
+            refresh_on_401=False,
+            secrets=(token,),
+        )
+
     def revoke(self, *, client_id: str, client_secret: str) -> bool:
         """Revoke the connection's tokens at the provider (RFC 7009). False when the provider has no revocation URL.
         Raises ProviderError / ProviderUnreachable when the provider refuses or cannot be reached."""

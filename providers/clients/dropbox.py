@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from providers.clients.base import ProviderClient
-from providers.http import RequestAuth, provider_request
 from providers.registry import register
 
 
@@ -45,18 +44,9 @@ class DropboxClient(ProviderClient):
         return [e for e in self.json_or_raise(response).get("entries", []) if e.get(".tag") == tag][:limit]
 
     def revoke(self, *, client_id: str, client_secret: str) -> bool:
-        token = self.credentials.get("access_token")
-        url = self.oauth_url("revocationUrl")
-        if not token or not url:
+        response = self.post_token_as_bearer()
+        if response is None:
             return False
-        response = provider_request(
-            "POST",
-            url,
-            integration=self.integration,
-            authenticate=lambda _c: RequestAuth(headers={"Authorization": f"Bearer {token}"}, secrets=(token,)),
-            refresh_on_401=False,
-            secrets=(token,),
-        )
         if response.status_code >= 400:
             self.json_or_raise(response)  # raises ProviderError with the provider's message
         return True

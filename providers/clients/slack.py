@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from providers.clients.base import CheckKind, CheckResult, ProviderClient, ProviderError
-from providers.http import RequestAuth, provider_request
 from providers.registry import register
 
 AUTH_ERRORS = frozenset(
@@ -67,18 +66,9 @@ class SlackClient(ProviderClient):
 
     def revoke(self, *, client_id: str, client_secret: str) -> bool:
         """auth.revoke takes the token itself as the bearer (https://api.slack.com/methods/auth.revoke)."""
-        token = self.credentials.get("access_token")
-        url = self.oauth_url("revocationUrl")
-        if not token or not url:
+        response = self.post_token_as_bearer()
+        if response is None:
             return False
-        response = provider_request(
-            "POST",
-            url,
-            integration=self.integration,
-            authenticate=lambda _c: RequestAuth(headers={"Authorization": f"Bearer {token}"}, secrets=(token,)),
-            refresh_on_401=False,
-            secrets=(token,),
-        )
         body = self.json_or_raise(response)
         return bool(body.get("revoked", True))
 
