@@ -282,6 +282,14 @@ def hit_rate_limit(group: str, ident: str) -> RateLimit:
     return RateLimit(limit, count, (window + 1) * period)
 
 
+def peek_rate_limit(group: str, ident: str) -> RateLimit:
+    """The current window's count of a budget without spending any of it (charged later by hit_rate_limit)."""
+    limit, period = parse_rate(settings.RATE_LIMITS[group])
+    window = int(time.time() // period)
+    count = cache.get(f"rl:{group}:{ident}:{window}") or 0
+    return RateLimit(limit, int(count), (window + 1) * period)
+
+
 class GroupRateThrottle(BaseThrottle):
     """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
 

@@ -264,6 +264,13 @@ RATE_LIMITS = {
     "webhooks": env.str("RATE_LIMIT_WEBHOOKS", default="200/minute"),
     "webhook_receiver": env.str("RATE_LIMIT_WEBHOOK_RECEIVER", default="600/minute"),
 }
+# Inbound receiver (issue 9): RATE_LIMIT_WEBHOOK_RECEIVER above counts per (path, sender address); a path's verified
+# requests share a larger ceiling, and one sender address has a budget across all paths. Both default to ten times
+# the per-(path, address) rate.
+_receiver_count, _, _receiver_period = RATE_LIMITS["webhook_receiver"].partition("/")
+_receiver_tenfold = f"{int(_receiver_count) * 10}/{_receiver_period}"
+RATE_LIMITS["webhook_receiver_path"] = env.str("RATE_LIMIT_WEBHOOK_RECEIVER_PATH", default=_receiver_tenfold)
+RATE_LIMITS["webhook_receiver_address"] = env.str("RATE_LIMIT_WEBHOOK_RECEIVER_ADDRESS", default=_receiver_tenfold)
 
 # Activity log entries older than this many days are deleted by a daily task.
 ACTIVITY_LOG_RETENTION_DAYS = env.int("ACTIVITY_LOG_RETENTION_DAYS", default=90)
