@@ -18,7 +18,6 @@ import email.utils
 import json
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -58,8 +57,6 @@ SUCCESS = "success"
 RETRY = "retry"
 FAILED = "failed"
 
-_SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|password|signature-key", re.IGNORECASE)
-_OUR_SIGNATURE_HEADERS = {"x-webhook-signature", "webhook-signature"}
 
 _session_lock = threading.Lock()
 _session: requests.Session | None = None
@@ -168,15 +165,28 @@ class Outcome:
         return self.error or f"HTTP {self.response_status}"
 
 
+# What every read of a subscription's custom header shows instead of its value (values are write-only, like secrets:
+# a destination's `Authorization: Bearer …` is a credential).
+MASKED_HEADER_VALUE = "********"
+# The headers we set on every delivery (webhooks.signing.build_headers): shown as sent. A subscription cannot set
+# these names (webhooks.services._validate_headers), so any other name is one of its custom headers.
+PLATFORM_HEADERS = frozenset(
+    {"content-type", "user-agent", "x-webhook-signature", "x-webhook-event", "x-webhook-id", "x-webhook-attempt"}
+    | {"x-webhook-timestamp", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+
+
+def mask_headers(headers: dict | None) -> dict[str, str]:
+    """The names of `headers` with their values masked, but for the platform's own headers of a delivery."""
+    return {
+        name: value if str(name).lower() in PLATFORM_HEADERS else MASKED_HEADER_VALUE
+        for name, value in (headers or {}).items()
+    }
+
+
 def _stored_headers(headers: dict[str, str], custom: dict[str, str]) -> dict[str, str]:
-    """Request headers as recorded on the attempt: custom headers that look like credentials are masked."""
-    stored = {}
-    for name, value in headers.items():
-        if name in custom and name.lower() not in _OUR_SIGNATURE_HEADERS and _SENSITIVE_HEADER.search(name):
-            stored[name] = "[redacted]"
-        else:
-            stored[name] = value
-    return stored
+    """Request headers as recorded on the attempt: every custom header's value masked, never stored."""
+    return {name: MASKED_HEADER_VALUE if name in custom else value for name, value in headers.items()}
 
 
 def send_once(

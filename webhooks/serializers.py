@@ -5,9 +5,11 @@ the integration's tenant, header names) and raise ValidationFailed with field de
 """
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
+from webhooks.delivery import MASKED_HEADER_VALUE, mask_headers
 from webhooks.models import Delivery, Webhook
 
 _STATUS_INPUT = (("active", "active"), ("inactive", "inactive"))
@@ -44,6 +46,10 @@ class WebhookUpdateSerializer(WebhookWriteSerializer):
 class WebhookSerializer(serializers.ModelSerializer):
     tenant_id = serializers.UUIDField(read_only=True)
     integration_id = serializers.UUIDField(read_only=True, allow_null=True)
+    headers = serializers.SerializerMethodField(
+        help_text=f"Custom header names; values are write-only and shown as {MASKED_HEADER_VALUE}. Sending that "
+        "placeholder back as a value keeps the stored one."
+    )
 
     class Meta:
         model = Webhook
@@ -68,6 +74,10 @@ class WebhookSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_headers(self, obj) -> dict[str, str]:
+        return mask_headers(obj.headers)
 
 
 class WebhookWithSecretSerializer(WebhookSerializer):
@@ -123,7 +133,7 @@ class DeliveryLogSerializer(serializers.ModelSerializer):
         body = obj.event.body if obj.event_id else ""
         return {
             "url": attempt.url if attempt else None,
-            "headers": attempt.request_headers if attempt else {},
+            "headers": mask_headers(attempt.request_headers) if attempt else {},
             "body": body[:limit],
             "body_truncated": len(body) > limit,
         }

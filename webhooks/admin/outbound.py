@@ -11,6 +11,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from webhooks import services
+from webhooks.delivery import mask_headers
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent, WebhookStatus
 
 RECENT_DELIVERIES = 20
@@ -60,9 +61,15 @@ class WebhookAdmin(admin.ModelAdmin):
         "disabled_reason",
         "created_at",
         "updated_at",
+        "custom_headers",
     )
+    exclude = ("headers",)  # write-only: set through the API; the admin shows names only
     inlines = [RecentDeliveryInline]
     actions = ["retry_failed", "disable", "enable", "rotate_secret"]
+
+    @admin.display(description="Custom headers (values masked)")
+    def custom_headers(self, obj):
+        return mask_headers(obj.headers)
 
     @admin.action(description="Retry failed deliveries of the last 7 days")
     def retry_failed(self, request, queryset):
@@ -137,7 +144,15 @@ class DeliveryAttemptAdmin(admin.ModelAdmin):
     list_display = ("delivery", "attempt_number", "outcome", "response_status", "duration_ms", "created_at")
     list_filter = ("outcome",)
     raw_id_fields = ("delivery",)
-    readonly_fields = [f.name for f in DeliveryAttempt._meta.concrete_fields]
+    exclude = ("request_headers",)
+    readonly_fields = [
+        *(f.name for f in DeliveryAttempt._meta.concrete_fields if f.name != "request_headers"),
+        "sent_headers",
+    ]
+
+    @admin.display(description="Request headers (custom values masked)")
+    def sent_headers(self, obj):
+        return mask_headers(obj.request_headers)
 
     def has_add_permission(self, request):
         return False

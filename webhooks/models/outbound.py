@@ -17,7 +17,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 
-from integrations.crypto import EncryptedTextField
+from integrations.crypto import EncryptedJSONField, EncryptedTextField
 
 __all__ = [
     "Delivery",
@@ -53,7 +53,8 @@ class Webhook(models.Model):
     name = models.CharField(max_length=200)
     url = models.CharField(max_length=2048)
     events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
-    headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
+    # Encrypted: a destination's credentials often travel here (`Authorization: Bearer …`). Reads show names only.
+    headers = EncryptedJSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
     timeout_ms = models.PositiveIntegerField(default=10000)
     status = models.CharField(max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.ACTIVE)
