@@ -55,11 +55,27 @@ def test_a_wrong_key_raises_a_clear_decryption_error(stored, settings):
 @pytest.mark.parametrize(
     ("credentials", "hint"),
     [
-        ({"apiKey": SECRET}, "sk_l…WxYz"),
-        ({"username": "someone@example.com", "password": "correct-horse-battery"}, "corr…tery"),
-        ({"accountSid": "AC0123456789abcdef", "authToken": "0123456789abcdefXYZ0"}, "0123…XYZ0"),
+        ({"apiKey": SECRET}, "…WxYz"),
+        ({"username": "someone@example.com", "password": "correct-horse-battery"}, "…tery"),
+        ({"accountSid": "AC0123456789abcdef", "authToken": "0123456789abcdefXYZ0"}, "…XYZ0"),
         ({"apiKey": "short"}, "********"),
+        # at most 4 characters, and none of a secret under 20 characters (12 used to show 8 of 12)
+        ({"apiKey": "abcdefgh1234"}, "********"),
+        ({"apiKey": "0123456789abcdefXYZ"}, "********"),
     ],
 )
 def test_credential_hint_masks_the_main_secret(credentials, hint):
     assert credential_hint(credentials) == hint
+
+
+@pytest.mark.django_db
+def test_hints_stored_under_the_old_rule_are_recomputed_by_the_migration(stored):
+    """Hints written before the fix showed the first and last 4 characters: the data migration cuts them down."""
+    import importlib
+
+    from django.apps import apps
+
+    Connection.objects.filter(integration=stored).update(credential_hint="sk_l…WxYz")
+    migration = importlib.import_module("integrations.migrations.0002_i9c_credential_hints")
+    migration.recompute_hints(apps, None)
+    assert Connection.objects.get(integration=stored).credential_hint == "…" + SECRET[-4:]
