@@ -10,6 +10,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from djangorestframework_camel_case.util import camelize, camelize_re, underscore_to_camel
 from rest_framework import exceptions
@@ -88,6 +89,9 @@ def exception_handler(exc, context):
     extra = {}
     if isinstance(exc, DomainError):
         status_code, code, message, details = exc.status_code, exc.code, exc.message, exc.details
+    elif isinstance(exc, RequestDataTooBig):  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check on request.body
+        status_code, code, details = 413, "PAYLOAD_TOO_LARGE", {}
+        message = f"The body exceeds the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
     elif isinstance(exc, exceptions.ValidationError):
         details = _validation_details(exc.detail)
         status_code, code, message = 400, "VALIDATION_ERROR", _first_message(details)

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import DomainError, ValidationFailed
+from config.input_limits import PayloadTooLarge  # noqa: F401  (the receiver's 413, re-exported)
 from webhooks.inbound_signatures import InboundRequest, SignatureError, provider_event_id, verify_signature
 from webhooks.models.inbound import (
     PATH_MAX_LENGTH,
@@ -57,12 +58,6 @@ RECEIVE_FIELDS = (
 # a path can never collide with (and so reveal) another tenant's endpoint.
 CUSTOM_PATH_SUFFIX_LENGTH = 10
 _SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "PAYLOAD_TOO_LARGE"
-    default_message = "The request body is too large."
 
 
 class WebhookRejected(DomainError):
