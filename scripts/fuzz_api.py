@@ -4,8 +4,8 @@ Starts a production-mode gunicorn on a throw-away database (a fresh PostgreSQL d
 it is set, as in CI, else SQLite in a temporary VAR_DIR), seeds one tenant with one object of every kind (an
 integration with credentials, versions, activity and health checks, a user-scoped integration with a user's
 connection, an outbound subscription with a delivery, an inbound endpoint with a received event) and runs
-schemathesis with those objects' ids in every path, once per role (admin, integration manager, member, super admin),
-with rate limits raised for the run. Checks that must hold for any input: no 5xx, documented status codes and
+schemathesis with those objects' ids in every path, once per role (admin, integration manager, member, super admin,
+anonymous), with rate limits raised for the run. Checks that must hold for any input: no 5xx, documented status codes and
 content types, responses valid against the schema. Then, over all roles, no operation may have answered only
 401/403/404: that would mean the fuzzer never reached its code.
 
@@ -133,6 +133,10 @@ def seed() -> dict:
     endpoint, _ = inbound.inbound_endpoint_create(
         tenant=tenant, integration=integration, name="Fuzz inbound", secret="whsec_ZnV6ei1pbmJvdW5kLXNlY3JldA=="
     )
+    # The fuzzer cannot sign: the receiver is fuzzed on an endpoint that does not verify (a tenant's choice).
+    unsigned, _ = inbound.inbound_endpoint_create(
+        tenant=tenant, integration=integration, name="Fuzz unsigned", verify_signature=False
+    )
     body = b'{"id": "evt_fuzz_1", "type": "invoice.paid", "data": {"object": {}}}'
     received = inbound.inbound_receive(
         endpoint=endpoint,
@@ -151,7 +155,7 @@ def seed() -> dict:
         "delivery": str(delivery.pk),
         "inbound_endpoint": str(endpoint.pk),
         "inbound_event": str(received.event_id),
-        "inbound_path": endpoint.path,
+        "inbound_path": unsigned.path,
         "version": 1,
     }
 
@@ -177,8 +181,9 @@ def schemathesis_config(ids: dict) -> str:
 
 
 # --- Run and judge ---------------------------------------------------------------------------------------------------
-def tokens(base: str) -> dict[str, str]:
-    found = {}
+def tokens(base: str) -> dict[str, str | None]:
+    """An access token per role, and None for the anonymous caller (public operations, and every 401)."""
+    found: dict[str, str | None] = {"anonymous": None}
     for role, (email, password) in PASSWORDS.items():
         response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": password}, timeout=30)
         response.raise_for_status()
@@ -206,7 +211,7 @@ def statuses_from_report(path: Path) -> dict[str, set[int]]:
     return found
 
 
-def run(base: str, config: Path, token: str, report: Path, extra: list[str], *, deletes: bool) -> int:
+def run(base: str, config: Path, token: str | None, report: Path, extra: list[str], *, deletes: bool) -> int:
     schemathesis = Path(sys.executable).parent / "schemathesis"
     # Exclusions, not an inclusion: schemathesis ORs include filters, and FUZZ_ARGS may bring its own.
     methods = ("GET", "POST", "PUT", "PATCH") if deletes else ("DELETE",)
@@ -218,8 +223,7 @@ def run(base: str, config: Path, token: str, report: Path, extra: list[str], *, 
             str(config),
             "run",
             f"{base}/api/schema/",
-            "--header",
-            f"Authorization: Bearer {token}",
+            *(["--header", f"Authorization: Bearer {token}"] if token else []),
             "--checks",
             CHECKS,
             "--request-timeout",
@@ -255,6 +259,7 @@ def main() -> int:
             "RATE_LIMIT_ENABLED": "true",
             **{f"RATE_LIMIT_{group}": "1000000/minute" for group in RATE_LIMIT_GROUPS},
             "LOGIN_FAILURE_LIMIT": "1000000",
+            "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8",  # the anonymous pass scrapes /metrics from loopback
             # No network here: subscriptions may point at loopback (nothing is delivered: no worker runs).
             "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
         }
