@@ -111,14 +111,15 @@ def seed() -> dict:
     personal = integrations.integration_create(
         tenant=tenant, provider="gmail", name="Gmail (fuzz)", user_scoped=True, actor=admin
     )
-    Connection.objects.create(
-        tenant=tenant,
-        integration=personal,
-        user=admin,
-        auth_type="oauth2",
-        credentials={"access_token": "ya29.fuzz-token-0123456789", "token_type": "Bearer"},
-        credential_hint="…6789",
-    )
+    for role in ("admin", "integration_manager", "member"):  # each role's own connection to the user-scoped one
+        Connection.objects.create(
+            tenant=tenant,
+            integration=personal,
+            user=User.objects.get(email=PASSWORDS[role][0]),
+            auth_type="oauth2",
+            credentials={"access_token": f"ya29.fuzz-{role}-0123456789", "token_type": "Bearer"},
+            credential_hint="…6789",
+        )
     webhook, _ = webhooks.webhook_create(
         tenant=tenant, name="Fuzz", url="http://127.0.0.1:9/hooks", events=["*"], headers={"X-Env": "fuzz"}
     )
