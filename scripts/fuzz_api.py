@@ -5,8 +5,8 @@ it is set, as in CI, else SQLite in a temporary VAR_DIR), seeds one tenant with 
 integration with credentials, versions, activity and health checks, a user-scoped integration with a user's
 connection, an outbound subscription with a delivery, an inbound endpoint with a received event) and runs
 schemathesis with those objects' ids in every path, once per role (admin, integration manager, member, super admin,
-anonymous), with rate limits raised for the run. Checks that must hold for any input: no 5xx, documented status codes and
-content types, responses valid against the schema. Then, over all roles, no operation may have answered only
+anonymous), with rate limits raised for the run. Checks that must hold for any input: no 5xx, documented status
+codes and content types, responses valid against the schema. Then, over all roles, no operation may have answered only
 401/403/404: that would mean the fuzzer never reached its code.
 
 Operations that delete run last, so the seeded objects live through the rest. Extra arguments go to every
@@ -131,12 +131,19 @@ def seed() -> dict:
     Delivery.objects.filter(pk=delivery.pk).update(
         status="failed", attempt_count=1, last_attempt=attempt, completed_at=timezone.now()
     )
+    # Inbound endpoints hang off an integration of their own: deleting the Stripe one must not take them along
+    # before their own DELETE is fuzzed.
+    hooks = integrations.integration_create(tenant=tenant, provider="github", name="GitHub (fuzz)", actor=admin)
     endpoint, _ = inbound.inbound_endpoint_create(
-        tenant=tenant, integration=integration, name="Fuzz inbound", secret="whsec_ZnV6ei1pbmJvdW5kLXNlY3JldA=="
+        tenant=tenant,
+        integration=hooks,
+        name="Fuzz inbound",
+        secret="whsec_ZnV6ei1pbmJvdW5kLXNlY3JldA==",
+        signature_scheme="stripe",
     )
     # The fuzzer cannot sign: the receiver is fuzzed on an endpoint that does not verify (a tenant's choice).
     unsigned, _ = inbound.inbound_endpoint_create(
-        tenant=tenant, integration=integration, name="Fuzz unsigned", verify_signature=False
+        tenant=tenant, integration=hooks, name="Fuzz unsigned", verify_signature=False
     )
     body = b'{"id": "evt_fuzz_1", "type": "invoice.paid", "data": {"object": {}}}'
     received = inbound.inbound_receive(
