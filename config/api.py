@@ -297,7 +297,7 @@ def peek_rate_limit(group: str, ident: str) -> RateLimit:
 class GroupRateThrottle(BaseThrottle):
     """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
 
-    A view may define `rate_limit_ident(request)` to count by something else (the inbound receiver counts per path).
+    A view may define `rate_limit_ident(request)` to count by something else (the inbound receiver: its own throttle).
     """
 
     def allow_request(self, request, view):
