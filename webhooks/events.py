@@ -14,7 +14,12 @@ from typing import Any
 __all__ = [
     "CATALOG",
     "CATEGORIES",
+    "OPERATIONAL_EVENTS",
+    "WEBHOOK_DELIVERY_EXHAUSTED",
+    "WEBHOOK_DELIVERY_FAILING",
     "WEBHOOK_DISABLED",
+    "WEBHOOK_ENDPOINT_DISABLED",
+    "WEBHOOK_ENDPOINT_RECOVERED",
     "WEBHOOK_TEST",
     "EventType",
     "invalid_patterns",
@@ -25,6 +30,32 @@ __all__ = [
 
 WEBHOOK_DISABLED = "webhook.disabled"
 WEBHOOK_TEST = "webhook.test"
+# Operational events about one subscription, sent to the tenant's OTHER subscriptions that ask for them.
+WEBHOOK_DELIVERY_FAILING = "webhook.delivery.failing"
+WEBHOOK_DELIVERY_EXHAUSTED = "webhook.delivery.exhausted"
+WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint.disabled"  # webhook.disabled is its alias for older subscribers
+WEBHOOK_ENDPOINT_RECOVERED = "webhook.endpoint.recovered"
+OPERATIONAL_EVENTS = frozenset(
+    {
+        WEBHOOK_DELIVERY_FAILING,
+        WEBHOOK_DELIVERY_EXHAUSTED,
+        WEBHOOK_ENDPOINT_DISABLED,
+        WEBHOOK_ENDPOINT_RECOVERED,
+        WEBHOOK_DISABLED,
+    }
+)
+_SUBSCRIPTION = "f0e1d2c3-b4a5-4968-8776-655443322110"
+_MESSAGE = {
+    "subscriptionId": _SUBSCRIPTION,
+    "name": "Application Events",
+    "url": "https://example.com/webhooks/applications",
+    "deliveryId": "2b9d0c1e-7a4f-4e3b-9c8d-1a2b3c4d5e6f",
+    "eventId": "8f7e6d5c-4b3a-4291-8f7e-6d5c4b3a2918",
+    "event": "application.created",
+    "attempts": 4,
+    "responseStatus": 503,
+    "error": "HTTP 503 Service Unavailable",
+}
 
 _APP = "7d6f1b1e-3c1a-4a56-9a0e-1f2b3c4d5e6f"
 _CAND = "0c9e4f5a-2b7d-4e8c-a1f3-6d5e4c3b2a10"
@@ -184,12 +215,49 @@ _EVENTS = [
     ),
     EventType(
         WEBHOOK_DISABLED,
-        "A webhook subscription was disabled after persistent delivery failures (or a 410 Gone).",
+        "The older name of webhook.endpoint.disabled, still sent (with webhookId) to the subscriptions that ask "
+        "for it: a subscription to webhook.* receives both.",
         {
-            "webhookId": "f0e1d2c3-b4a5-4968-8776-655443322110",
+            "webhookId": _SUBSCRIPTION,
+            "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
             "url": "https://example.com/webhooks/applications",
             "reason": "Every delivery failed for 24 hours (10 failures).",
+        },
+    ),
+    EventType(
+        WEBHOOK_DELIVERY_FAILING,
+        "A message to a subscription failed WEBHOOK_FAILING_AFTER_ATTEMPTS attempts in a row (it is still retried "
+        "while it has attempts left). Sent to the tenant's other subscriptions, never to the one it is about.",
+        _MESSAGE,
+    ),
+    EventType(
+        WEBHOOK_DELIVERY_EXHAUSTED,
+        "A message to a subscription failed for good: its retries are exhausted or the receiver's answer is not "
+        "retried. Sent to the tenant's other subscriptions, never to the one it is about.",
+        {**_MESSAGE, "attempts": 4},
+    ),
+    EventType(
+        WEBHOOK_ENDPOINT_DISABLED,
+        "A subscription was disabled after persistent delivery failures or a 410 Gone; its new messages wait "
+        "until it is enabled again.",
+        {
+            "subscriptionId": _SUBSCRIPTION,
+            "name": "Application Events",
+            "url": "https://example.com/webhooks/applications",
+            "reason": "The receiver answered 410 Gone.",
+        },
+    ),
+    EventType(
+        WEBHOOK_ENDPOINT_RECOVERED,
+        "A subscription that was failing (its circuit breaker open, or WEBHOOK_FAILING_AFTER_ATTEMPTS failures in a "
+        "row) accepted a message again.",
+        {
+            "subscriptionId": _SUBSCRIPTION,
+            "name": "Application Events",
+            "url": "https://example.com/webhooks/applications",
+            "failedAttempts": 7,
+            "failingSince": "2025-11-20T14:00:00.000Z",
         },
     ),
     EventType(

@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
-from webhooks.models import Delivery, Webhook
+from webhooks.models import CircuitState, Delivery, Webhook
 
 _STATUS_INPUT = (("active", "active"), ("inactive", "inactive"))
 
@@ -28,6 +28,13 @@ class WebhookWriteSerializer(StrictSerializer):
     timeout_ms = serializers.IntegerField(min_value=1000, max_value=30000, required=False)
     integration_id = serializers.UUIDField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=_STATUS_INPUT, required=False)
+    rate_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=10000,
+        required=False,
+        allow_null=True,
+        help_text="Messages per second to this endpoint, across all workers; null for no limit.",
+    )
 
 
 class WebhookUpdateSerializer(WebhookWriteSerializer):
@@ -44,6 +51,20 @@ class WebhookUpdateSerializer(WebhookWriteSerializer):
 class WebhookSerializer(serializers.ModelSerializer):
     tenant_id = serializers.UUIDField(read_only=True)
     integration_id = serializers.UUIDField(read_only=True, allow_null=True)
+    rate_limit = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Messages per second to this endpoint; null for no limit."
+    )
+    circuit_state = serializers.ChoiceField(
+        choices=CircuitState.choices,
+        read_only=True,
+        help_text="The endpoint's circuit breaker: closed (sending), open (messages wait, retry budget untouched, "
+        "until a probe after the cooldown succeeds) or half_open (one probe in flight).",
+    )
+    paused_until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Nothing is sent to the endpoint before this time (breaker open, or the receiver's Retry-After).",
+    )
 
     class Meta:
         model = Webhook
@@ -58,6 +79,9 @@ class WebhookSerializer(serializers.ModelSerializer):
             "retry_attempts",
             "timeout_ms",
             "status",
+            "rate_limit",
+            "circuit_state",
+            "paused_until",
             "success_count",
             "failure_count",
             "last_success_at",
