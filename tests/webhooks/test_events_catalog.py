@@ -37,6 +37,10 @@ PLATFORM_EVENTS = {
     "integration.event_received",
     "webhook.disabled",
     "webhook.test",
+    "webhook.delivery.failing",
+    "webhook.delivery.exhausted",
+    "webhook.endpoint.disabled",
+    "webhook.endpoint.recovered",
 }
 
 
