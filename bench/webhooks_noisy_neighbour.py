@@ -234,7 +234,7 @@ def main() -> None:
 
         # A B B A: the two conditions alternate so that a drift of the machine's load weighs on both alike
         runs: dict[str, list[dict]] = {"healthy": [], "noisy": []}
-        slow_requests, waiting, failed = 0, 0, 0
+        slow_requests, waiting, failed, breaker = 0, 0, 0, []
         for n, kind in enumerate(["healthy", "noisy", "noisy", "healthy"][: 2 * args.rounds]):
             clean()
             url = f"{receiver.base}/s/0" if kind == "healthy" else f"{receiver.base}/slow/0?run={n}"
@@ -244,7 +244,8 @@ def main() -> None:
                 slow_requests += len([r for r in receiver.records() if r[0].startswith("/slow/")])
                 waiting += Delivery.objects.filter(webhook=noisy, status="pending").count()
                 failed += Delivery.objects.filter(webhook=noisy, status="failed").count()
-        noisy.refresh_from_db()
+                noisy.refresh_from_db()
+                breaker.append(noisy.circuit_state)
         stop_workers(workers)
         workers = []
 
@@ -275,8 +276,8 @@ def main() -> None:
             f"{'kept' if ratio >= FLOOR else 'BELOW THE FLOOR'}"
         )
         print(
-            f"the slow endpoint over the slow runs: {slow_requests} requests, {waiting} messages waiting (pending, "
-            f"breaker {noisy.circuit_state} at the end), {failed} failed"
+            f"the slow endpoint over the slow runs: {slow_requests} requests, {waiting} messages waiting (pending), "
+            f"{failed} failed; its breaker at the end of each: {', '.join(breaker)}"
         )
     finally:
         stop_workers(workers)
