@@ -92,8 +92,9 @@ def endpoint_wake(*, webhook_id) -> int:
             services._resume_pending(webhook.pk)
         return pending.count()
     probe = pending.order_by("created_at").values_list("id", flat=True).first()
-    if probe is None:
-        return 0  # nothing waits: the next message triggered for it will be the probe
+    if probe is None:  # nothing waits: the next message triggered for it will be the probe (not the sweeper's care)
+        Webhook.objects.filter(pk=webhook.pk, paused_until=webhook.paused_until).update(paused_until=None)
+        return 0
     Delivery.objects.filter(pk=probe).update(next_attempt_at=now)
     services.enqueue_deliveries([probe])
     return 1

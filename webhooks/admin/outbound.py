@@ -44,8 +44,17 @@ class RecentDeliveryInline(admin.TabularInline):
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "url", "status", "success_count", "failure_count", "last_success_at")
-    list_filter = ("status",)
+    list_display = (
+        "name",
+        "tenant",
+        "url",
+        "status",
+        "circuit_state",
+        "success_count",
+        "failure_count",
+        "last_success_at",
+    )
+    list_filter = ("status", "circuit_state")
     search_fields = ("name", "url", "tenant__name", "tenant__slug")
     list_select_related = ("tenant",)
     raw_id_fields = ("tenant", "integration", "created_by")
@@ -58,6 +67,13 @@ class WebhookAdmin(admin.ModelAdmin):
         "failing_since",
         "disabled_at",
         "disabled_reason",
+        "circuit_state",
+        "circuit_failures",
+        "circuit_opened_at",
+        "paused_until",
+        "window_started_at",
+        "window_attempts",
+        "window_failures",
         "created_at",
         "updated_at",
     )
