@@ -301,3 +301,23 @@ def test_a_bad_rate_limit_is_a_400_naming_it(admin_client, value):
 
     assert "rateLimit" in assert_error(response, 400, "VALIDATION_ERROR")["details"]
     assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_open_endpoint_with_nothing_waiting_probes_with_its_next_message(
+    enqueued, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory()
+    webhook = make_webhook(tenant, "http://127.0.0.1:9/quiet")
+    Webhook.objects.filter(pk=webhook.pk).update(
+        circuit_state="open", paused_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert flow_services.endpoint_wake(webhook_id=webhook.pk) == 0
+
+    webhook.refresh_from_db()
+    assert webhook.circuit_state == "open" and webhook.paused_until is None  # not the sweeper's to wake again
+    with django_capture_on_commit_callbacks(execute=True):
+        record = services.trigger(tenant, "job.created", {})
+    assert [i for i, _ in enqueued] == record.delivery_ids  # queued: the worker that claims it sends the probe
+    assert flow_services.endpoint_probe_acquire(webhook_id=webhook.pk, lease_seconds=20)
