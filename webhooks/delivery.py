@@ -302,13 +302,14 @@ def process_many(delivery_ids: list[str]) -> list[str | None]:
 
     def send(delivery) -> Outcome | None:
         deadline = claimed_at + delivery.lease_seconds - delivery.webhook.timeout_ms / 1000 - 5
-        try:
-            return _send_claimed(delivery, secrets.get(delivery.webhook_id, []), deadline)
-        finally:
-            flow.release_slot(delivery.webhook_id, slots.get(delivery.pk))
+        return _send_claimed(delivery, secrets.get(delivery.webhook_id, []), deadline)
 
     if len(active) == 1:
-        results.update(_record(services, [(active[0], send(active[0]))], token))
+        try:
+            outcome = send(active[0])
+        finally:
+            flow.release_slot(active[0].webhook_id, slots.get(active[0].pk))
+        results.update(_record(services, [(active[0], outcome)], token))
     else:
         executor = _send_executor()
         starts: dict[uuid.UUID, float] = {}
@@ -318,6 +319,8 @@ def process_many(delivery_ids: list[str]) -> list[str | None]:
         while waiting:
             done, waiting = wait(waiting, timeout=RECORD_WINDOW)
             if done:
+                # the window's sends are over: their concurrency slots go back in one round trip
+                flow.release_slots([(futures[f].webhook_id, slots.get(futures[f].pk)) for f in done])
                 sent = [(futures[f], f.result()) for f in done]
                 sent = [(d, outcome) for d, outcome in sent if outcome is not _CRASHED]
                 try:
@@ -326,7 +329,7 @@ def process_many(delivery_ids: list[str]) -> list[str | None]:
                     logger.exception("webhooks.delivery.record_crashed", extra={"deliveries": len(sent)})
             now = time.monotonic()
             if waiting and all(now - starts.get(futures[f].pk, now) >= straggler for f in waiting):
-                _recorder.add([(f, futures[f]) for f in waiting], token)
+                _recorder.add([(f, futures[f], slots.get(futures[f].pk)) for f in waiting], token)
                 break
     return [results.get(k) if k is not None else None for k in keys]
 
@@ -434,14 +437,15 @@ class _Recorder:
     """
 
     def __init__(self) -> None:
-        self._items: dict[Any, tuple[Any, Any]] = {}
+        self._items: dict[Any, tuple[Any, Any, str | None]] = {}
         self._cv = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def add(self, pairs: list, token) -> None:
+    def add(self, entries: list, token) -> None:
+        """``entries``: (future, delivery, concurrency slot) of sends still running under claim ``token``."""
         with self._cv:
-            for future, delivery in pairs:
-                self._items[future] = (delivery, token)
+            for future, delivery, slot in entries:
+                self._items[future] = (delivery, token, slot)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="webhook-recorder", daemon=True)
                 self._thread.start()
@@ -462,8 +466,9 @@ class _Recorder:
                 continue
             with self._cv:
                 entries = [(f, *self._items.pop(f)) for f in done]
+            flow.release_slots([(delivery.webhook_id, slot) for _f, delivery, _token, slot in entries])
             by_token: dict[Any, list] = {}
-            for future, delivery, token in entries:
+            for future, delivery, token, _slot in entries:
                 outcome = future.result()
                 if outcome is not _CRASHED:
                     by_token.setdefault(token, []).append((delivery, outcome))

@@ -37,7 +37,7 @@ from django.conf import settings
 
 from webhooks.models import CircuitState
 
-__all__ = ["Admission", "CircuitChange", "admit", "circuit_after", "release_slot"]
+__all__ = ["Admission", "CircuitChange", "admit", "circuit_after", "release_slot", "release_slots"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +133,21 @@ def admit(deliveries, *, cap: int | None = None) -> list[Admission]:
 
 
 def release_slot(webhook_id, slot: str | None) -> None:
-    """Give back a concurrency slot once its send is over (a lost release expires with the slot's lease)."""
-    if not slot or not settings.REDIS_URL:
+    """Give back a concurrency slot once its send is over (see ``release_slots``)."""
+    release_slots([(webhook_id, slot)])
+
+
+def release_slots(slots) -> None:
+    """Give back the concurrency slots of sends that are over, ``(endpoint id, slot)`` pairs, in one round trip (a
+    worker releases a window's worth at a time; a lost release expires with the slot's lease)."""
+    slots = [(webhook_id, slot) for webhook_id, slot in slots if slot]
+    if not slots or not settings.REDIS_URL:
         return
     try:
-        _client(settings.REDIS_URL).zrem(f"{_KEY}conc:{webhook_id}", slot)
+        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        for webhook_id, slot in slots:
+            pipe.zrem(f"{_KEY}conc:{webhook_id}", slot)
+        pipe.execute()
     except Exception as exc:
         logger.warning("webhooks.flow.redis_unavailable", extra={"error": type(exc).__name__})
 

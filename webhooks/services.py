@@ -1033,6 +1033,25 @@ _COUNTER_FIELDS = (
 )
 
 
+@dataclass(slots=True)
+class _CounterRow:
+    """A locked subscription's health and breaker fields (lighter than a model instance, one per subscription)."""
+
+    pk: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    url: str
+    consecutive_failures: int
+    failing_since: datetime | None
+    circuit_state: str
+    circuit_failures: int
+    circuit_opened_at: datetime | None
+    paused_until: datetime | None
+    window_started_at: datetime | None
+    window_attempts: int
+    window_failures: int
+
+
 def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: bool) -> None:
     """The subscriptions' counters, health and circuit breaker, aggregated per subscription, in ONE UPDATE.
 
@@ -1051,9 +1070,10 @@ def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: boo
         if d.pause is not None:
             entry[3] = max(entry[3] or 0.0, d.pause)
     webhook_ids = sorted(totals)
-    rows = Webhook.objects.filter(pk__in=webhook_ids).order_by("pk").only(*_COUNTER_FIELDS)
+    locked = Webhook.objects.filter(pk__in=webhook_ids).order_by("pk")
     if connection.features.has_select_for_update:
-        rows = rows.select_for_update(no_key=True)
+        locked = locked.select_for_update(no_key=True)
+    rows = [_CounterRow(*values) for values in locked.values_list(*_COUNTER_FIELDS)]
     stamp = _prep(Webhook, "last_success_at", now)
     values, after = [], []
     for row in rows:
@@ -1127,7 +1147,7 @@ def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: boo
         _after_circuit_change(row, change, successes=successes, now=now)
 
 
-def _after_circuit_change(row: Webhook, change: flow.CircuitChange, *, successes: int, now: datetime) -> None:
+def _after_circuit_change(row: _CounterRow, change: flow.CircuitChange, *, successes: int, now: datetime) -> None:
     if change.opened:
         logger.warning(
             "webhooks.circuit.opened",
