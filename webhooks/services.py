@@ -11,6 +11,9 @@ The promises:
 * Every attempt of one event carries the same ``webhook-id``: the event id (equal for all subscriptions, as in
   Svix). Retries, manual retries and replays re-send the SAME delivery row (new attempts), so receivers
   deduplicate on ``webhook-id``.
+* Flow control (webhooks.flow) may hold a message back -- its endpoint's breaker is open, the receiver asked for a
+  pause with Retry-After, or its concurrency cap or rate limit is reached -- without spending its retry attempts;
+  failures are announced to the tenant's other subscriptions as ``webhook.*`` operational events.
 * A subscription that is ``disabled`` (persistent failures, or a 410) still gets its new events recorded as
   ``pending`` deliveries that are not sent; setting it ``active`` again sends them. An ``inactive``
   (user-paused) subscription gets no new deliveries.
@@ -516,17 +519,23 @@ def _about(webhook) -> dict[str, str]:
     return {"subscriptionId": str(webhook.pk), "name": webhook.name, "url": webhook.url}
 
 
-def _emit_operational(tenant_id, event: str, data: dict, *, about) -> None:
+def _emit_operational(tenant_id, event: str, data: dict, *, about, known: dict | None = None) -> None:
     """Trigger an operational event about subscription ``about`` for the tenant's OTHER subscriptions asking for it.
 
     Nothing is written when no other subscription asks for it (these events follow failures, which can be many).
     Never in a loop: deliveries of ``webhook.*`` events never cause delivery events themselves (see _record_many),
     and an event is never sent to the subscription it is about.
     """
-    rows = Webhook.objects.filter(
-        tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
-    ).exclude(pk=about)
-    if any(matches(patterns or [], event) for patterns in rows.values_list("events", flat=True)):
+    subscriptions = (known or {}).get(tenant_id)
+    if subscriptions is None:
+        subscriptions = list(
+            Webhook.objects.filter(
+                tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
+            ).values_list("pk", "events")
+        )
+        if known is not None:  # one read per tenant for a batch of announcements
+            known[tenant_id] = subscriptions
+    if any(pk != about and matches(patterns or [], event) for pk, patterns in subscriptions):
         _trigger(tenant_id, event, data, exclude_webhook_id=about)
 
 
@@ -1174,18 +1183,15 @@ def _emit_delivery_events(kept: list[_Decision]) -> None:
     webhook.delivery.exhausted when it failed for good. Never for a ``webhook.*`` message: an operational event that
     cannot be delivered announces nothing (two dead endpoints would otherwise feed each other forever)."""
     failing_after = int(settings.WEBHOOK_FAILING_AFTER_ATTEMPTS)
+    known: dict = {}
     for d in kept:
         if d.kind == sender.SUCCESS or d.delivery.event_type.startswith("webhook."):
             continue
-        event = None
-        if d.kind == sender.FAILED:
-            event = WEBHOOK_DELIVERY_EXHAUSTED
+        tenant_id, about = d.delivery.webhook.tenant_id, d.delivery.webhook_id
         if d.spent and d.delivery.round_attempts + 1 == failing_after:
-            _emit_operational(
-                d.delivery.webhook.tenant_id, WEBHOOK_DELIVERY_FAILING, _delivery_data(d), about=d.delivery.webhook_id
-            )
-        if event:
-            _emit_operational(d.delivery.webhook.tenant_id, event, _delivery_data(d), about=d.delivery.webhook_id)
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_FAILING, _delivery_data(d), about=about, known=known)
+        if d.kind == sender.FAILED:
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_EXHAUSTED, _delivery_data(d), about=about, known=known)
 
 
 def _delivery_data(d: _Decision) -> dict[str, Any]:
