@@ -89,6 +89,11 @@ class WebhookAdmin(admin.ModelAdmin):
     def rotate_secret(self, request, queryset):
         for webhook in queryset:
             secret = services.webhook_rotate_secret(webhook=webhook)
+            if secret is None:  # v1a: a new ed25519 key pair; the private key is never shown
+                self.message_user(
+                    request, f"New key pair of {webhook.name} (the old one signs for the overlap).", messages.SUCCESS
+                )
+                continue
             self.message_user(
                 request,
                 f"New secret of {webhook.name} (shown once; the old one signs for the overlap period): {secret}",
