@@ -249,6 +249,11 @@ SPECTACULAR_SETTINGS = {
         "InboundEventStatusEnum": "webhooks.models.inbound.InboundEventStatus",
         "WebhookStatusEnum": "webhooks.models.outbound.WebhookStatus",
         "DeliveryStatusEnum": "webhooks.models.outbound.DeliveryStatus",
+        # outbound webhook options (signature scheme, payload format, recovery jobs)
+        "OutboundSignatureSchemeEnum": "webhooks.models.outbound.OutboundSignatureScheme",
+        "InboundSignatureSchemeEnum": "webhooks.models.inbound.SignatureScheme",
+        "PayloadFormatEnum": "webhooks.models.outbound.PayloadFormat",
+        "RecoveryStatusEnum": "webhooks.models.outbound.RecoveryStatus",
     },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

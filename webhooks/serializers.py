@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
-from webhooks.models import Delivery, PayloadFormat, SignatureScheme, Webhook, WebhookRecovery
+from webhooks.models import Delivery, OutboundSignatureScheme, PayloadFormat, Webhook, WebhookRecovery
 
 _STATUS_INPUT = (("active", "active"), ("inactive", "inactive"))
 
@@ -30,7 +30,7 @@ class WebhookWriteSerializer(StrictSerializer):
     integration_id = serializers.UUIDField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=_STATUS_INPUT, required=False)
     signature_scheme = serializers.ChoiceField(
-        choices=SignatureScheme.choices,
+        choices=OutboundSignatureScheme.choices,
         required=False,
         help_text="v1: HMAC-SHA256 with a shared secret (default). v1a: ed25519; verify with the public key.",
     )

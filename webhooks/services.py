@@ -49,8 +49,8 @@ from webhooks.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    OutboundSignatureScheme,
     PayloadFormat,
-    SignatureScheme,
     Webhook,
     WebhookEvent,
     WebhookSecret,
@@ -346,7 +346,7 @@ def _validate_choice(name: str, value, choices) -> str:
 def _new_signing_key(webhook: Webhook, secret: str | None) -> str | None:
     """Store the subscription's new current key: a v1 secret (returned) or a v1a key pair (the public key is
     stored beside the encrypted private key; nothing secret is returned)."""
-    if webhook.signature_scheme == SignatureScheme.V1A:
+    if webhook.signature_scheme == OutboundSignatureScheme.V1A:
         if secret:
             message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."
             raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
@@ -393,7 +393,7 @@ def webhook_create(
     timeout_ms: int = 10000,
     integration_id=None,
     status: str = WebhookStatus.ACTIVE,
-    signature_scheme: str = SignatureScheme.V1,
+    signature_scheme: str = OutboundSignatureScheme.V1,
     filter: Mapping[str, Any] | None = None,
     payload_format: str = PayloadFormat.STANDARD,
     actor=None,
@@ -413,7 +413,7 @@ def webhook_create(
         headers=_validate_headers(headers),
         retry_attempts=_validate_range("retryAttempts", retry_attempts, 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS),
         timeout_ms=_validate_range("timeoutMs", timeout_ms, 1000, 30000),
-        signature_scheme=_validate_choice("signatureScheme", signature_scheme, SignatureScheme),
+        signature_scheme=_validate_choice("signatureScheme", signature_scheme, OutboundSignatureScheme),
         filter=filter_validate(filter),
         payload_format=_validate_choice("payloadFormat", payload_format, PayloadFormat),
         status=status,
@@ -421,7 +421,7 @@ def webhook_create(
     )
     if not webhook.name:
         raise ValidationFailed("name: required.", details={"name": ["This field is required."]})
-    if webhook.signature_scheme == SignatureScheme.V1:
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
         secret = _validate_secret(secret)  # before the first write: a bad secret leaves nothing behind
     webhook.save()
     secret = _new_signing_key(webhook, secret)
@@ -500,7 +500,7 @@ def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str
     WEBHOOK_SECRET_OVERLAP_HOURS. Returns the new secret (None for ``v1a``: read its public key)."""
     now = timezone.now()
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)  # serialise concurrent rotations
-    if webhook.signature_scheme == SignatureScheme.V1:
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
         secret = _validate_secret(secret)
     elif secret:
         message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."

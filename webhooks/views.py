@@ -259,6 +259,7 @@ class WebhookAsyncAPIView(RateLimitFirstMixin, APIView):
     renderer_classes = [JSONRenderer]  # the document's own keys, never camel-cased
 
     @extend_schema(
+        operation_id="webhooks_asyncapi_document",
         responses={200: OpenApiTypes.OBJECT},
         description="An AsyncAPI 3.0.0 document: one channel, message and receive operation per event type.",
     )

@@ -29,9 +29,9 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
+    "OutboundSignatureScheme",
     "PayloadFormat",
     "RecoveryStatus",
-    "SignatureScheme",
     "Webhook",
     "WebhookEvent",
     "WebhookRecovery",
@@ -46,7 +46,7 @@ class WebhookStatus(models.TextChoices):
     DISABLED = "disabled"  # stopped by the platform after persistent failures or a 410: new events wait for it
 
 
-class SignatureScheme(models.TextChoices):
+class OutboundSignatureScheme(models.TextChoices):
     V1 = "v1"  # HMAC-SHA256 with a shared secret
     V1A = "v1a"  # ed25519: the consumer verifies with the public key
 
@@ -83,7 +83,9 @@ class Webhook(models.Model):
     headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
     timeout_ms = models.PositiveIntegerField(default=10000)
-    signature_scheme = models.CharField(max_length=8, choices=SignatureScheme.choices, default=SignatureScheme.V1)
+    signature_scheme = models.CharField(
+        max_length=8, choices=OutboundSignatureScheme.choices, default=OutboundSignatureScheme.V1
+    )
     filter = models.JSONField(
         default=dict, blank=True, help_text="Conditions on the event data: {dotted.path: literal | {in} | {exists}}."
     )
