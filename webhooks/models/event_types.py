@@ -16,7 +16,7 @@ class EventType(models.Model):
     description = models.TextField()
     group = models.CharField(max_length=50, db_index=True)
     schema = models.JSONField(default=dict, help_text="JSON Schema (draft 2020-12) of the event's data object.")
-    example = models.JSONField(default=dict, help_text="An example data object, valid against the schema.")
+    example = models.JSONField(default=dict, blank=True, help_text="An example data object, valid against the schema.")
     version = models.PositiveIntegerField(default=1)
     deprecated = models.BooleanField(default=False)
     builtin = models.BooleanField(default=False, help_text="Defined by the platform (see webhooks/events.py).")
