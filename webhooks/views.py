@@ -239,6 +239,10 @@ class WebhookEventCatalogView(RateLimitFirstMixin, APIView):
             },
         ),
         description="The AsyncAPI 3 document of the same catalog: GET /api/v1/integrations/webhooks/asyncapi.json.",
+        external_docs={
+            "description": "The event catalog as an AsyncAPI 3.0 document",
+            "url": "/api/v1/integrations/webhooks/asyncapi.json",
+        },
     )
     def get(self, request):
         limit, offset = parse_page_params(request.query_params)
