@@ -195,6 +195,9 @@ CAMELCASE_OPAQUE_FIELDS = (
     "byEntity",  # search: keys are provider entity names (payment_intent)
     "customFilters",  # search: provider-specific filter names (timeMin)
     "custom_filters",
+    "filter",  # outbound webhook filters: dotted paths inside the event's data
+    "schema",  # event types: a JSON Schema ($schema, additionalProperties)
+    "example",  # event types: an example data object
 )
 JSON_CAMEL_CASE = {"JSON_UNDERSCOREIZE": {"ignore_fields": CAMELCASE_OPAQUE_FIELDS}}
 
@@ -246,6 +249,11 @@ SPECTACULAR_SETTINGS = {
         "InboundEventStatusEnum": "webhooks.models.inbound.InboundEventStatus",
         "WebhookStatusEnum": "webhooks.models.outbound.WebhookStatus",
         "DeliveryStatusEnum": "webhooks.models.outbound.DeliveryStatus",
+        # outbound webhook options (signature scheme, payload format, recovery jobs)
+        "OutboundSignatureSchemeEnum": "webhooks.models.outbound.OutboundSignatureScheme",
+        "InboundSignatureSchemeEnum": "webhooks.models.inbound.SignatureScheme",
+        "PayloadFormatEnum": "webhooks.models.outbound.PayloadFormat",
+        "RecoveryStatusEnum": "webhooks.models.outbound.RecoveryStatus",
     },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -287,6 +295,8 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=6
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=2000)
 WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=4096)  # bytes of a response kept
 WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)  # deliveries one replay call re-sends
+# Webhook recovery (POST …/webhooks/{id}/recover): the widest window one recovery may cover, in days.
+WEBHOOK_RECOVER_MAX_DAYS = env.int("WEBHOOK_RECOVER_MAX_DAYS", default=14)
 # A trigger's fan-out travels in tasks of this many deliveries, sent concurrently by this many threads per worker.
 WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=100)
 WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=16)
