@@ -285,6 +285,7 @@ def oauth_complete(
             code=code,
             code_verifier=found.code_verifier,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_exchange(token_response)
     except oauth.OAuthFlowError as exc:
@@ -625,6 +626,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_refresh(token)
     except oauth.OAuthFlowError as exc:
