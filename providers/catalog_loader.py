@@ -478,11 +478,6 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
         if used & CONNECTION_DERIVED_URL_PLACEHOLDERS and not oauth.get("learntUrlDomains"):
             names = ", ".join(f"{{{n}}}" for n in sorted(used & CONNECTION_DERIVED_URL_PLACEHOLDERS))
             problems.append(f"oauthConfig.learntUrlDomains: required when apiBaseUrl uses {names}")
-    for key in OAUTH_ENV_SUFFIXES:
-        if key in oauth:
-            problem = oauth_env_name_problem(key, oauth[key])
-            if problem:
-                problems.append(f"oauthConfig.{key}: {problem}")
     return problems
 
 
@@ -532,6 +527,12 @@ def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
             problems.append(f"entityMappings[{index}].entity: {mapping['entity']!r} is not one of availableEntities")
 
     problems.extend(_placeholder_problems(entry))
+    oauth = entry.get("oauthConfig") or {}
+    for key in OAUTH_ENV_SUFFIXES:
+        if key in oauth:
+            problem = oauth_env_name_problem(key, oauth[key])
+            if problem:
+                problems.append(f"oauthConfig.{key}: {problem}")
     if problems:
         raise CatalogError(source, problems)
     return entry

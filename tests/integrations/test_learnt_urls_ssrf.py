@@ -251,3 +251,18 @@ def test_a_token_endpoint_whose_host_comes_from_config_goes_through_the_guard(ad
 
     assert "status=success" not in response["Location"] and "token_endpoint_refused" in response["Location"]
     assert connected == []
+
+
+def test_the_catalog_refuses_a_learnt_url_without_its_domains_or_typed_in_by_tenants():
+    from providers.catalog_loader import CatalogError, validate_entry
+    from tests.integrations.factories import catalog_entry
+
+    no_domains = catalog_entry("salesforce")
+    no_domains["oauthConfig"] = {k: v for k, v in no_domains["oauthConfig"].items() if k != "learntUrlDomains"}
+    typed_in = catalog_entry("salesforce")
+    typed_in["configSchema"] = {"type": "object", "properties": {"instanceUrl": {"type": "string"}}}
+
+    with pytest.raises(CatalogError, match=r"oauthConfig\.learntUrlDomains: required when apiBaseUrl uses"):
+        validate_entry(no_domains, source="<test>")
+    with pytest.raises(CatalogError, match=r"configSchema\.properties\.instanceUrl: instanceUrl is learnt"):
+        validate_entry(typed_in, source="<test>")
