@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.utils import timezone
@@ -27,6 +27,7 @@ from config.errors import ConnectionFailed, ValidationFailed
 from providers.catalog_loader import (
     CONNECTION_DERIVED_PLACEHOLDERS,
     CONNECTION_DERIVED_URL_PLACEHOLDERS,
+    PLACEHOLDER_RE,
     MissingPlaceholder,
     learnt_url_problem,
     placeholders,
@@ -533,6 +534,38 @@ class ProviderClient:
             if template and not placeholders(template):
                 return template
         return None
+
+
+def api_origins(provider, config: Mapping[str, Any] | None) -> frozenset[tuple[str, str, int | None]]:
+    """The (scheme, host, port) origins the provider's API and OAuth URLs go to with integration `config`.
+
+    Stored credentials are bound to these: a config change that moves one (custom_api's `{baseUrl}`, Zendesk's
+    `{subdomain}`, Workday's `{host}`) drops them (`integrations.services`), so a manager cannot send an admin's key
+    to a host of their own. Learnt placeholders never come from config and stay as written, like missing values."""
+    learnt = CONNECTION_DERIVED_PLACEHOLDERS if provider.auth_type == "oauth2" else {}
+    values = {k: v for k, v in (config or {}).items() if k not in learnt}
+    oauth = provider.oauth_config if isinstance(provider.oauth_config, dict) else {}
+    templates = [provider.api_base_url, *(oauth.get(k) for k in ("authorizationUrl", "tokenUrl", "revocationUrl"))]
+    origins = set()
+    for template in filter(None, templates):
+        url = PLACEHOLDER_RE.sub(lambda m, t=template: _fill_for_origin(m, values, t), template)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # not a URL at all: its text stands for the origin
+            origins.add(("", url.split("/", 1)[0].lower(), None))
+            continue
+        scheme = parts.scheme.lower()
+        port = port or {"https": 443, "http": 80}.get(scheme)
+        origins.add((scheme, (parts.hostname or parts.netloc or url.split("/", 1)[0]).lower(), port))
+    return frozenset(origins)
+
+
+def _fill_for_origin(match, values: Mapping[str, Any], template: str) -> str:
+    value = values.get(match.group(1))
+    if value is None or value == "" or isinstance(value, dict | list):
+        return match.group(0)
+    return str(value) if match.start() == 0 else quote(str(value), safe="")
 
 
 class GenericClient(ProviderClient):
