@@ -14,7 +14,7 @@ import base64
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -503,14 +503,27 @@ class ProviderClient:
             return CheckResult(
                 False, CheckKind.NOT_CONFIGURED, f"The OAuth client is not configured (set {names or 'the client'})."
             )
-        target = self._system_probe_url()
-        if not target:
+        probe = self._system_probe()
+        if not probe:
             return CheckResult(True, CheckKind.SKIPPED, "No fixed URL to probe; configuration looks complete.")
+        target, guard, resolve = probe
         started = time.monotonic()
         try:
-            response = provider_request("GET", target, max_retries=0, refresh_on_401=False, log_activity=False)
+            response = provider_request(
+                "GET",
+                target,
+                max_retries=0,
+                refresh_on_401=False,
+                log_activity=False,
+                ssrf_guard=guard,
+                resolve_host=resolve,
+            )
         except ProviderUnreachable as exc:
-            return CheckResult(False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started))
+            return CheckResult(
+                False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started), details={"kind": exc.kind}
+            )
+        except UnsafeBaseUrl as exc:
+            return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
         elapsed = _ms(started)
         host = urlsplit(target).hostname
         if response.status_code >= 500:
@@ -529,10 +542,31 @@ class ProviderClient:
             response_time_ms=elapsed,
         )
 
-    def _system_probe_url(self) -> str | None:
+    def reachability_check(self, *, oauth_client: tuple[str, str] | None) -> CheckResult:
+        """The health of an integration checked without anybody's credentials (a user-scoped integration's
+        scheduled check): `system_test`, its probe URL filled from the integration's config where it needs it.
+        Each user's own grant is checked only when that user asks (connection test, their health check)."""
+        result = self.system_test(oauth_client=oauth_client)
+        note = " User connections are checked by each user with their own grant."
+        return replace(result, message=result.message + note, details={**result.details, "check": "reachability"})
+
+    def _system_probe(self) -> tuple[str, bool, bool] | None:
+        """(URL, ssrf_guard, resolve_first) to probe: the API base URL, else the token URL; one with placeholders
+        only when an integration's config fills them (never with a learnt value: there is no connection here)."""
         for template in (self.provider.api_base_url, self.oauth.get("tokenUrl")):
-            if template and not placeholders(template):
-                return template
+            if not template:
+                continue
+            if placeholders(template):
+                if self.integration is None or self.connection is not None:
+                    continue
+                try:
+                    url = self.render(template)
+                except NotConfigured:
+                    continue
+            else:
+                url = template
+            guard, resolve = self.guard_for(template)
+            return url, guard, resolve
         return None
 
 
