@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from tests.integrations.connection_support)
 """Health of a user-scoped integration never runs on another user's grant: the scheduled check is a system-level
 reachability check (no user's credentials), and a check a user asks for uses that user's own connection only."""
 
