@@ -285,6 +285,8 @@ class ProviderClient:
         timeout: float | tuple[float, float] | None = None,
     ) -> requests.Response:
         guard, resolve = self.guard_for(self.provider.api_base_url)
+        if path.startswith(("https://", "http://")):
+            guard = True  # a full URL (a provider's next-page link) is not the catalog's host: check where it goes
         return provider_request(
             method,
             self.url(path),

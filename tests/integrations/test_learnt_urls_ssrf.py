@@ -266,3 +266,14 @@ def test_the_catalog_refuses_a_learnt_url_without_its_domains_or_typed_in_by_ten
         validate_entry(no_domains, source="<test>")
     with pytest.raises(CatalogError, match=r"configSchema\.properties\.instanceUrl: instanceUrl is learnt"):
         validate_entry(typed_in, source="<test>")
+
+
+def test_a_full_url_handed_to_a_client_is_checked_too(settings):
+    from providers.http import UnsafeBaseUrl
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    integration = make_integration(IntegrationFactory().tenant, "stripe")
+    client = get_client(integration, connection=Connection(integration=integration, auth_type="api_key"))
+
+    with pytest.raises(UnsafeBaseUrl):
+        client.request("GET", "https://169.254.169.254/latest/meta-data/")
