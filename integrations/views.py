@@ -27,6 +27,11 @@ _LIST_PARAMS = [
     OpenApiParameter(name, str, required=False)
     for name in ("provider", "status", "category", "type", "environment", "search", "sortBy", "sortOrder")
 ]
+ORIGIN_CHANGE_NOTE = (
+    "A `config` change that moves the API origin (scheme, host or port, e.g. custom_api's `baseUrl` or Zendesk's "
+    "`subdomain`) drops the stored credentials, the tenant's and every user's (`credentialsSet` false, "
+    "`integration.disconnected` with `reason: origin_changed`), unless new `credentials` come in the same request."
+)
 _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status", "type", "from", "to")]
 
 
@@ -36,8 +41,14 @@ _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status"
         summary="Create an integration", request=IntegrationCreateSerializer, responses={201: IntegrationSerializer}
     ),
     retrieve=extend_schema(summary="Get an integration"),
-    update=extend_schema(summary="Update an integration (fields optional)", request=IntegrationUpdateSerializer),
-    partial_update=extend_schema(summary="Update an integration", request=IntegrationUpdateSerializer),
+    update=extend_schema(
+        summary="Update an integration (fields optional)",
+        request=IntegrationUpdateSerializer,
+        description=ORIGIN_CHANGE_NOTE,
+    ),
+    partial_update=extend_schema(
+        summary="Update an integration", request=IntegrationUpdateSerializer, description=ORIGIN_CHANGE_NOTE
+    ),
     destroy=extend_schema(summary="Delete an integration and what hangs off it (admin only)"),
 )
 class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
