@@ -5,7 +5,8 @@ Two modes, no code change between them:
   shared by the web, worker and beat processes of one machine;
 - production (DATABASE_URL and REDIS_URL set): PostgreSQL, and Redis for the broker, the cache, rate-limit
   counters and locks.
-With DEBUG off, SECRET_KEY and ENCRYPTION_KEYS must be given or start-up stops with ImproperlyConfigured.
+With DEBUG off, SECRET_KEY, ENCRYPTION_KEYS and JWT_SIGNING_KEY must be given or start-up stops with
+ImproperlyConfigured.
 """
 
 from datetime import timedelta
@@ -217,11 +218,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
+# JWTs are signed with a key of their own (not SECRET_KEY), required when DEBUG is off like SECRET_KEY.
+JWT_SIGNING_KEY = _required_secret("JWT_SIGNING_KEY", "dev-insecure-jwt-signing-key-do-not-use-in-production")
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,

@@ -62,15 +62,11 @@ def connection_for_caller(*, integration: Integration, user) -> Connection | Non
 
 
 def default_connection(integration: Integration) -> Connection | None:
-    """What `get_client(integration)` uses: the tenant-level connection, or for a user-scoped integration the most
-    recently validated active user connection (a health check's sample)."""
-    if not integration.user_scoped:
-        return connection_get(integration=integration)
-    return (
-        Connection.objects.filter(integration=integration, user__isnull=False, status=ConnectionStatus.ACTIVE)
-        .order_by(F("last_validated_at").desc(nulls_last=True), "-connected_at")
-        .first()
-    )
+    """What `get_client(integration)` uses: the tenant-level connection; None for a user-scoped integration, whose
+    connections are each one user's grant, used only on that user's behalf (never as a "sample" for others)."""
+    if integration.user_scoped:
+        return None
+    return connection_get(integration=integration)
 
 
 def _client(integration: Integration, connection: Connection | None) -> ProviderClient:
@@ -285,6 +281,7 @@ def oauth_complete(
             code=code,
             code_verifier=found.code_verifier,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_exchange(token_response)
     except oauth.OAuthFlowError as exc:
@@ -625,6 +622,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_refresh(token)
     except oauth.OAuthFlowError as exc:

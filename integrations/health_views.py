@@ -98,11 +98,14 @@ class IntegrationHealthViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet
         responses=HealthCheckResultSerializer,
         description="Runs the provider's health request synchronously, records the result and updates the "
         "integration (`healthStatus`, `lastHealthCheckAt`, `lastError`); a failing provider is a 200 with "
-        "`status: unhealthy`, not an error.",
+        "`status: unhealthy`, not an error. A user-scoped integration is checked with the caller's own connection, "
+        "or, when the caller has none, with a reachability check that uses nobody's credentials.",
     )
     def check(self, request, pk=None):
         integration = self.get_object()
-        check = health_check_run(integration=integration, trigger=HealthCheckTrigger.MANUAL, actor=request.user)
+        check = health_check_run(
+            integration=integration, trigger=HealthCheckTrigger.MANUAL, actor=request.user, user=request.user
+        )
         return Response(
             {
                 "integration_id": integration.pk,

@@ -157,6 +157,7 @@ def _worker_env(extra: dict[str, str] | None) -> dict[str, str]:
             ),
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": settings.SECRET_KEY,
+            "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
             "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
             "WEBHOOK_ALLOWED_NETWORKS": ",".join(settings.WEBHOOK_ALLOWED_NETWORKS),
             "VAR_DIR": str(settings.VAR_DIR),

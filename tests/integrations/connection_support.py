@@ -36,9 +36,10 @@ OAUTH_CLIENT_SETTINGS = {
 
 
 @pytest.fixture
-def oauth_clients(settings):
+def oauth_clients(monkeypatch):
+    """The OAuth clients of the catalog's providers, in the environment (where they are read from, only)."""
     for name, value in OAUTH_CLIENT_SETTINGS.items():
-        setattr(settings, name, value)
+        monkeypatch.setenv(name, value)
     return OAUTH_CLIENT_SETTINGS
 
 

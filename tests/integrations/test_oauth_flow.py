@@ -235,9 +235,8 @@ def test_oauth_start_for_an_api_key_provider_is_refused(admin_client):
     assert "connect/api-key" in assert_error(response, 400, "VALIDATION_ERROR")["message"]
 
 
-def test_oauth_start_without_a_configured_client_names_the_env_variables(admin_client, settings, monkeypatch):
+def test_oauth_start_without_a_configured_client_names_the_env_variables(admin_client, monkeypatch):
     monkeypatch.delenv("GOOGLE_CLIENT_ID", raising=False)
-    settings.GOOGLE_CLIENT_ID = ""
     integration = make_integration(admin_client.tenant, "google_calendar", user_scoped=False)
 
     response = admin_client.post(
