@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "config.apps.ProjectConfig",
     "accounts",
     "tenants",
@@ -90,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # the admin login's lockout answer (accounts.lockout.lockout_response)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -222,6 +225,9 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
+    # Refresh rotation: each refresh returns a new refresh token and blacklists the one spent (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -250,6 +256,31 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
+
+# --- Client identity and the failed-login limit (docs/security.md) ---------------------------------------------
+# CIDRs of the reverse proxies in front of this service. X-Forwarded-For is read only when the TCP peer is one of
+# them (then the right-most address that is not a listed proxy is the client). Empty: REMOTE_ADDR, nothing else.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# One email may fail to sign in this many times (whatever the address) within the window of seconds since its last
+# failure; then the token endpoint and the admin login refuse it (429, the right password too) until the window
+# has passed. 0 turns the limit off. Counters: django-axes' database handler (shared by every process).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = max(1, LOGIN_FAILURE_LIMIT)
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# axes.W006 asks for per-address lockouts too; the per-address budget is RATE_LIMIT_AUTH (a lockout per address
+# would lock out a whole office behind one NAT after ten typos).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Rate limits per user (or client address) and endpoint group, "<count>/<second|minute|hour>".
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
