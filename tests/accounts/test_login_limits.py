@@ -1,5 +1,7 @@
 """Client identity behind proxies, and the per-account failed-login limit (API token endpoint and Django admin)."""
 
+import ipaddress
+import random
 from datetime import timedelta
 
 import pytest
@@ -17,6 +19,11 @@ pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/auth/token"
 
 
+def fresh_ip() -> str:
+    """An address no earlier run has spent rate-limit budget from (the counters live in Redis for a minute)."""
+    return str(ipaddress.IPv4Address(random.randint(0x0B000000, 0x0BFFFFFF)))  # 11.0.0.0/8
+
+
 def login(client, email, password=PASSWORD, **extra):
     return client.post(TOKEN_URL, {"email": email, "password": password}, format="json", **extra)
 
@@ -26,7 +33,7 @@ def test_a_new_forwarded_for_per_request_does_not_buy_a_new_login_budget(setting
     """The attack: one machine sends X-Forwarded-For: <random> on every try and never meets the auth limit."""
     settings.RATE_LIMIT_ENABLED = True
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "auth": "3/minute"}
-    client = APIClient(REMOTE_ADDR="198.51.100.20")
+    client = APIClient(REMOTE_ADDR=fresh_ip())
 
     statuses = [
         login(client, "victim@example.test", "guess-%d" % i, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
@@ -61,11 +68,12 @@ def test_behind_a_trusted_proxy_clients_keep_separate_budgets_and_spoofing_does_
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "auth": "2/minute"}
     proxy = APIClient(REMOTE_ADDR="10.0.0.5")
 
+    one, two = fresh_ip(), fresh_ip()
     first = [
-        login(proxy, "x@example.test", "bad-bad-bad", HTTP_X_FORWARDED_FOR=f"{i}.{i}.{i}.{i}, 203.0.113.7").status_code
+        login(proxy, "x@example.test", "bad-bad-bad", HTTP_X_FORWARDED_FOR=f"{i}.{i}.{i}.{i}, {one}").status_code
         for i in range(1, 4)
     ]
-    other = login(proxy, "x@example.test", "bad-bad-bad", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code
+    other = login(proxy, "x@example.test", "bad-bad-bad", HTTP_X_FORWARDED_FOR=two).status_code
 
     assert first == [401, 401, 429]
     assert other == 401
