@@ -168,10 +168,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https://"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Deployment: TLS, cookies, proxies (docs/security.md) -----------------------------------------------------------
+# Believe `<header>: https` as "the request came over TLS" only when the operator says a proxy sets that header (and
+# strips it from clients), e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto. Empty: never (a client could send it).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+_public_https = PUBLIC_BASE_URL.startswith("https://")
+# Secure session/CSRF cookies (Django admin) and HSTS follow PUBLIC_BASE_URL's scheme unless set.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_public_https)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _public_https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 # --- API ---------------------------------------------------------------------------------------------------------
 # Keys inside these fields are the caller's own data: camelCase conversion leaves them as they were sent.
@@ -377,9 +386,10 @@ HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_UNHEALTHY_THRESHOLD = env.int("HEALTH_UNHEALTHY_THRESHOLD", default=3)
 HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
-# GET /metrics: a Bearer token, or a client address inside one of these networks.
+# GET /metrics: a Bearer token, or a client address inside one of these networks. No network is trusted by default
+# when DEBUG is off (a proxy on the same host would make every client "loopback"); loopback when DEBUG is on.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
 
 # --- OAuth and connections -----------------------------------------------------------------------------------------
 # Origins (scheme://host[:port]) besides PUBLIC_BASE_URL's that an OAuth returnUrl may point to (e.g. the web app).
