@@ -394,6 +394,10 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 # --- OAuth and connections -----------------------------------------------------------------------------------------
 # Origins (scheme://host[:port]) besides PUBLIC_BASE_URL's that an OAuth returnUrl may point to (e.g. the web app).
 OAUTH_RETURN_URL_ORIGINS = env.list("OAUTH_RETURN_URL_ORIGINS", default=[])
+# OAuth completion (docs/security.md): where the public callback sends code and state for flows started without a
+# returnUrl (GET …/oauth/authorize), e.g. https://app.example.com/oauth/done. Its origin is allowed implicitly.
+# Empty: a page of ours hands them to the window that opened the consent popup (postMessage, allowed origins only).
+OAUTH_DEFAULT_RETURN_URL = env.str("OAUTH_DEFAULT_RETURN_URL", default="").strip()
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 # Refresh OAuth tokens this long before they expire (a provider's oauthConfig.refreshMarginSeconds overrides it).
 OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=900)

@@ -36,7 +36,7 @@ def test_a_new_forwarded_for_per_request_does_not_buy_a_new_login_budget(setting
     client = APIClient(REMOTE_ADDR=fresh_ip())
 
     statuses = [
-        login(client, "victim@example.test", "guess-%d" % i, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
+        login(client, "victim@example.test", f"guess-{i}", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
         for i in range(4)
     ]
 

@@ -81,7 +81,9 @@ def test_password_change_revokes_every_refresh_token_of_the_user():
     assert refresh(APIClient(), fresh["refresh"]).status_code == 200
     assert refresh(APIClient(), bystander["refresh"]).status_code == 200
     anon = APIClient()
-    assert anon.post(TOKEN_URL, {"email": membership.user.email, "password": PASSWORD}, format="json").status_code == 401
+    assert (
+        anon.post(TOKEN_URL, {"email": membership.user.email, "password": PASSWORD}, format="json").status_code == 401
+    )
     pair(anon, membership.user.email, "a-much-better-passphrase")
 
 
