@@ -55,7 +55,6 @@ class TokenRefreshSerializer(StrictSerializer):
     )
 
 
-
 class LogoutSerializer(StrictSerializer):
     refresh = serializers.CharField(max_length=4096, help_text="The refresh token to revoke.")
 

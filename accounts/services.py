@@ -9,9 +9,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import Membership, Role, User
 from accounts.authentication import TENANT_CLAIM, TenantJWTAuthentication
 from accounts.lockout import login_locked, login_retry_after
+from accounts.models import Membership, Role, User
 from config.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from tenants.models import Tenant
 
