@@ -5,12 +5,10 @@ import random
 from datetime import timedelta
 
 import pytest
-from axes.models import AccessAttempt
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Role
-from config.api import client_ip
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.helpers import assert_error
 
@@ -44,8 +42,11 @@ def test_a_new_forwarded_for_per_request_does_not_buy_a_new_login_budget(setting
 
 
 def test_forwarded_for_is_read_only_from_a_listed_proxy(settings):
-    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     from django.test import RequestFactory
+
+    from config.api import client_ip
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
 
     make = RequestFactory().get
     # From a trusted proxy: the right-most entry that is not itself a proxy; what the client wrote left of it is noise.
@@ -100,6 +101,8 @@ def test_ten_failures_from_ten_addresses_lock_the_account_even_for_the_right_pas
 
 
 def test_the_lockout_ends_when_the_window_has_passed(settings):
+    from axes.models import AccessAttempt
+
     settings.LOGIN_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT = 3
     membership = MembershipFactory()
     client = APIClient()
@@ -116,6 +119,8 @@ def test_the_lockout_ends_when_the_window_has_passed(settings):
 
 
 def test_attempts_during_the_lockout_do_not_extend_it(settings):
+    from axes.models import AccessAttempt
+
     settings.LOGIN_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT = 2
     membership = MembershipFactory()
     for _ in range(2):
