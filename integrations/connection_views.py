@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
@@ -291,9 +292,9 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
         "with `POST /api/v1/integrations/{id}/oauth/callback` or `POST /api/v1/me/integrations/{id}/oauth/callback`.",
         parameters=[OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description")],
         responses={
-            (302, "text/html"): OpenApiResponse(description="To the return URL with code and state, or error."),
-            (200, "text/html"): OpenApiResponse(description="The hand-off page (no return URL configured)."),
-            (400, "text/html"): OpenApiResponse(description="Unknown state: an error page."),
+            302: OpenApiResponse(description="To the return URL with code and state, or error."),
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="The hand-off page (no return URL)."),
+            (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Unknown state: an error page."),
         },
         auth=[],
     )
