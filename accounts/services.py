@@ -144,3 +144,9 @@ def _valid_refresh(raw: str) -> RefreshToken:
         return RefreshToken(raw)
     except TokenError as exc:
         raise RefreshTokenRefused(str(exc)) from exc
+
+
+def refresh_tokens_flush_expired() -> int:
+    """Delete the records of refresh tokens past their expiry (their blacklist rows go with them)."""
+    _, per_model = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return per_model.get(OutstandingToken._meta.label, 0)

@@ -116,3 +116,26 @@ def test_guessing_the_current_password_counts_toward_the_login_limit(settings):
 
     assert_error(response, 429, "RATE_LIMIT_EXCEEDED")
     assert "Retry-After" in response
+
+
+def test_expired_refresh_token_records_are_flushed():
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.tasks import flush_expired_tokens
+
+    membership = MembershipFactory()
+    client = APIClient()
+    old = pair(client, membership.user.email)
+    current = pair(client, membership.user.email)
+    client.post(LOGOUT_URL, {"refresh": old["refresh"]}, format="json")
+    old_jti = RefreshToken(old["refresh"], verify=False)["jti"]
+    OutstandingToken.objects.filter(jti=old_jti).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert flush_expired_tokens() == 1
+
+    assert not OutstandingToken.objects.filter(jti=old_jti).exists()
+    assert refresh(client, current["refresh"]).status_code == 200
