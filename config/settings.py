@@ -8,6 +8,7 @@ Two modes, no code change between them:
 With DEBUG off, SECRET_KEY and ENCRYPTION_KEYS must be given or start-up stops with ImproperlyConfigured.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -270,6 +271,11 @@ SPECTACULAR_SETTINGS = {
 # CIDRs of the reverse proxies in front of this service. X-Forwarded-For is read only when the TCP peer is one of
 # them (then the right-most address that is not a listed proxy is the client). Empty: REMOTE_ADDR, nothing else.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _cidr in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_cidr.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_cidr!r} is not an address or CIDR network.") from _exc
 # One email may fail to sign in this many times (whatever the address) within the window of seconds since its last
 # failure; then the token endpoint and the admin login refuse it (429, the right password too) until the window
 # has passed. 0 turns the limit off. Counters: django-axes' database handler (shared by every process).

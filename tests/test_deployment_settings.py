@@ -64,3 +64,9 @@ def test_a_spoofed_forwarded_proto_does_not_make_a_request_secure(client, settin
 
     request = RequestFactory().get("/healthz", HTTP_X_FORWARDED_PROTO="https")
     assert request.is_secure() is False
+
+
+def test_a_malformed_trusted_proxy_stops_start_up(tmp_path):
+    with pytest.raises(subprocess.CalledProcessError) as info:
+        production_settings(tmp_path, TRUSTED_PROXIES="10.0.0.0/8,not-a-network")
+    assert "TRUSTED_PROXIES" in info.value.stderr
