@@ -302,8 +302,9 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
         params = request.query_params
         state = params.get("state", "")
         code = params.get("code", "")
+        usable_code = bool(code) and len(code) <= 4096  # what the completion endpoint accepts
         result = services.oauth_callback_check(
-            state=state, error=params.get("error") or (None if code else "invalid_request")
+            state=state, error=params.get("error") or (None if usable_code else "invalid_request")
         )
         if result.integration is None:  # not our state: say so, send the browser nowhere
             return _page(
