@@ -67,8 +67,14 @@ def lockout_body(retry_after: int) -> dict:
     )
 
 
-def lockout_response(request, original_response=None, credentials=None) -> JsonResponse:
-    """axes' AXES_LOCKOUT_CALLABLE: what a locked-out admin login gets, in the project's error shape."""
+def lockout_response(request, original_response=None, credentials=None):
+    """axes' AXES_LOCKOUT_CALLABLE: what a locked-out admin login gets, in the project's error shape.
+
+    The attempt that reaches the limit was counted as a failure (axes set `axes_failures_since_start`): it gets the
+    ordinary failed-login page, like the API answers it 401; the attempts after it get the 429.
+    """
+    if original_response is not None and getattr(request, "axes_failures_since_start", None) is not None:
+        return original_response
     retry_after = login_retry_after(login_username(request, credentials) or "")
     response = JsonResponse(lockout_body(retry_after), status=429)
     response["Retry-After"] = str(retry_after)

@@ -153,6 +153,19 @@ def test_django_admin_login_is_limited_by_the_same_counters(settings):
     assert_error(login(APIClient(), admin.email), 429, "RATE_LIMIT_EXCEEDED")
 
 
+def test_admin_login_answers_like_the_api_failures_then_429(settings):
+    settings.LOGIN_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT = 3
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    browser = Client()
+
+    statuses = [
+        browser.post("/admin/login/", {"username": admin.email, "password": "wrong-wrong"}).status_code
+        for _ in range(4)
+    ]
+
+    assert statuses == [200, 200, 200, 429]
+
+
 def test_admin_login_works_below_the_limit():
     admin = UserFactory(is_staff=True, is_superuser=True)
     browser = Client()
