@@ -9,6 +9,7 @@ With DEBUG off, SECRET_KEY, ENCRYPTION_KEYS and JWT_SIGNING_KEY must be given or
 ImproperlyConfigured.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "config.apps.ProjectConfig",
     "accounts",
     "tenants",
@@ -91,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # the admin login's lockout answer (accounts.lockout.lockout_response)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -166,10 +170,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https://"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Deployment: TLS, cookies, proxies (docs/security.md) -----------------------------------------------------------
+# Believe `<header>: https` as "the request came over TLS" only when the operator says a proxy sets that header (and
+# strips it from clients), e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto. Empty: never (a client could send it).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+_public_https = PUBLIC_BASE_URL.startswith("https://")
+# Secure session/CSRF cookies (Django admin) and HSTS follow PUBLIC_BASE_URL's scheme unless set.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_public_https)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _public_https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 # --- API ---------------------------------------------------------------------------------------------------------
 # Keys inside these fields are the caller's own data: camelCase conversion leaves them as they were sent.
@@ -229,6 +242,9 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
+    # Refresh rotation: each refresh returns a new refresh token and blacklists the one spent (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -262,6 +278,36 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
+
+# --- Client identity and the failed-login limit (docs/security.md) ---------------------------------------------
+# CIDRs of the reverse proxies in front of this service. X-Forwarded-For is read only when the TCP peer is one of
+# them (then the right-most address that is not a listed proxy is the client). Empty: REMOTE_ADDR, nothing else.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _cidr in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_cidr.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_cidr!r} is not an address or CIDR network.") from _exc
+# One email may fail to sign in this many times (whatever the address) within the window of seconds since its last
+# failure; then the token endpoint and the admin login refuse it (429, the right password too) until the window
+# has passed. 0 turns the limit off. Counters: django-axes' database handler (shared by every process).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = max(1, LOGIN_FAILURE_LIMIT)
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# axes.W006 asks for per-address lockouts too; the per-address budget is RATE_LIMIT_AUTH (a lockout per address
+# would lock out a whole office behind one NAT after ten typos).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Rate limits per user (or client address) and endpoint group, "<count>/<second|minute|hour>".
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
@@ -360,13 +406,18 @@ HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_UNHEALTHY_THRESHOLD = env.int("HEALTH_UNHEALTHY_THRESHOLD", default=3)
 HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
-# GET /metrics: a Bearer token, or a client address inside one of these networks.
+# GET /metrics: a Bearer token, or a client address inside one of these networks. No network is trusted by default
+# when DEBUG is off (a proxy on the same host would make every client "loopback"); loopback when DEBUG is on.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
 
 # --- OAuth and connections -----------------------------------------------------------------------------------------
 # Origins (scheme://host[:port]) besides PUBLIC_BASE_URL's that an OAuth returnUrl may point to (e.g. the web app).
 OAUTH_RETURN_URL_ORIGINS = env.list("OAUTH_RETURN_URL_ORIGINS", default=[])
+# OAuth completion (docs/security.md): where the public callback sends code and state for flows started without a
+# returnUrl (GET …/oauth/authorize), e.g. https://app.example.com/oauth/done. Its origin is allowed implicitly.
+# Empty: a page of ours hands them to the window that opened the consent popup (postMessage, allowed origins only).
+OAUTH_DEFAULT_RETURN_URL = env.str("OAUTH_DEFAULT_RETURN_URL", default="").strip()
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 # Refresh OAuth tokens this long before they expire (a provider's oauthConfig.refreshMarginSeconds overrides it).
 OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=900)

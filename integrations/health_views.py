@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Permission
 from accounts.permissions import IsSuperAdmin
-from config.api import RateLimitFirstMixin, sort_queryset
+from config.api import RateLimitFirstMixin, client_ip, sort_queryset
 from config.schema import ErrorResponseSerializer
 from integrations import metrics
 from integrations.health import health_check_run
@@ -159,7 +159,7 @@ def check_metrics_access(request) -> None:
             return
         raise exceptions.AuthenticationFailed("Invalid metrics token.")
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(client_ip(request))
     except ValueError:
         address = None
     if address is not None:
