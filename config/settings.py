@@ -61,7 +61,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console's site (dashboard index)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served by the app (the docs work offline)
     "django_celery_beat",
     "config.apps.ProjectConfig",
     "accounts",
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "providers",
     "integrations",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +251,12 @@ SPECTACULAR_SETTINGS = {
     },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # API docs: Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, never from a CDN; no call to
+    # the online spec validator either.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Rate limits per user (or client address) and endpoint group, "<count>/<second|minute|hour>".

@@ -32,6 +32,8 @@ class OAuthState(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "OAuth state"
+        verbose_name_plural = "OAuth states"
         indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires_idx")]
 
     def __str__(self) -> str:

@@ -74,6 +74,7 @@ class Webhook(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "webhook subscription"
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="wh_tenant_created_idx"),
             models.Index(fields=["tenant", "status"], name="wh_tenant_status_idx"),
@@ -164,6 +165,8 @@ class Delivery(models.Model):
             models.Index(fields=["webhook", "status", "-created_at"], name="wh_dlv_webhook_status_idx"),
             models.Index(fields=["webhook", "event_type", "-created_at"], name="wh_dlv_webhook_type_idx"),
             models.Index(fields=["tenant", "-created_at"], name="wh_dlv_tenant_created_idx"),
+            # the console's dashboard: every tenant's deliveries of the last 24 h / 7 d
+            models.Index(fields=["created_at"], name="wh_dlv_created_idx"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="wh_dlv_pending_due_idx"),
         ]
 
