@@ -114,3 +114,19 @@ def browser(live_server):
 def _browser_hosts(settings):
     """The live server answers at localhost / 127.0.0.1."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost", "127.0.0.1"]
+
+
+@pytest.fixture
+def admin_browser(browser, transactional_db):
+    """``browser`` signed in to the console as a super admin (a session made server-side, handed over as a cookie)."""
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(email="console-root@example.test", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    browser.open("/healthz")  # a page of the live server's origin, so that the cookie can be set for it
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value})
+    browser.user = user
+    return browser

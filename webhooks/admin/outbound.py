@@ -220,6 +220,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a delivery changes through its actions only
 
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        # The dashboard's "failing endpoints" link to one subscription's failed deliveries.
+        return lookup in ("webhook__id__exact", "event__id__exact") or super().lookup_allowed(lookup, value, request)
+
     @admin.action(description="Retry / replay now (a new attempt, same webhook-id)", permissions=["view"])
     def retry(self, request, queryset):
         count = 0
