@@ -79,6 +79,16 @@ class Browser:
         self.driver.save_screenshot(str(path))
         return path
 
+    def shot_page(self, name: str, *, width: int = 1400) -> Path:
+        """Like ``shot``, of the whole page (the window grown to the document's height, then put back)."""
+        size = self.driver.get_window_size()
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(width, min(max(height + 120, 600), 6000))
+        try:
+            return self.shot(name)
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
+
     def external_requests(self) -> list[str]:
         """Every resource (script, style, font, image, XHR) the current page fetched from another origin."""
         ours = urlsplit(self.base_url).netloc
@@ -127,6 +137,8 @@ def admin_browser(browser, transactional_db):
     client = Client()
     client.force_login(user)
     browser.open("/healthz")  # a page of the live server's origin, so that the cookie can be set for it
-    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value})
+    browser.add_cookie(
+        {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
+    )
     browser.user = user
     return browser

@@ -209,7 +209,22 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("webhook", "tenant")
     raw_id_fields = ("tenant", "webhook", "event", "last_attempt")
     readonly_fields = [f.name for f in Delivery._meta.concrete_fields if f.name not in ("claim_token",)]
-    exclude = ("claim_token",)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("id", "status"),
+                    ("tenant", "webhook"),
+                    ("event", "event_type"),
+                    ("attempt_count", "round_attempts", "duration_ms"),
+                    ("last_response_status", "created_at", "completed_at"),
+                    "last_error",
+                )
+            },
+        ),
+        ("Worker state", {"classes": ("collapse",), "fields": ("next_attempt_at", "locked_until", "last_attempt")}),
+    )
     inlines = [AttemptInline]
     actions = ["retry"]
     date_hierarchy = "created_at"
