@@ -83,3 +83,15 @@ def secret_shown_once(request, *, title: str, secrets: list[tuple[str, str]], no
     response = TemplateResponse(request, "console/secret_shown_once.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+class CascadeDeleteMixin:
+    """For a ModelAdmin whose deletion takes its history along (deliveries, attempts, activity, health checks...).
+
+    Those histories are never deleted by hand in the console (their admins refuse it), which Django's delete page
+    would otherwise read as "you may not delete the parent either". Deleting the parent is the one way they go.
+    """
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected

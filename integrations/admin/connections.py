@@ -58,6 +58,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # credentials change through the API (connect, reconnect); the console acts through actions
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # "Revoke" disconnects (at the provider too) and keeps the row for a reconnect
+
     @admin.action(description="Mark expired (the tenant must reconnect)", permissions=["view"])
     def expire(self, request, queryset):
         """Through the connections service, which writes the activity entry and emits connection_expired."""

@@ -2,9 +2,11 @@
 
 from django.contrib import admin, messages
 
+from console.admin_support import CascadeDeleteMixin
 from integrations.health import health_check_run
 from integrations.models import ActivityLog, Integration, IntegrationVersion
 from integrations.models.health import HealthCheckTrigger
+from integrations.services import integration_delete
 
 # A health check runs in the request (the admin waits for the answer): a bounded number at once.
 HEALTH_CHECK_NOW_MAX = 20
@@ -27,7 +29,7 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "tenant",
@@ -46,6 +48,14 @@ class IntegrationAdmin(admin.ModelAdmin):
     inlines = [VersionInline]
     date_hierarchy = "created_at"
     actions = ["run_health_check"]
+
+    def delete_model(self, request, obj):
+        """Through the service: the `delete` activity entry stays and `integration.deleted` is emitted."""
+        integration_delete(integration=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for integration in queryset.select_related("provider", "tenant"):
+            self.delete_model(request, integration)
 
     @admin.action(description=f"Run a health check now (at most {HEALTH_CHECK_NOW_MAX} at once)")
     def run_health_check(self, request, queryset):
@@ -83,6 +93,9 @@ class IntegrationVersionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(admin.ModelAdmin):
@@ -98,3 +111,6 @@ class ActivityLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the audit trail; pruned by the retention task only

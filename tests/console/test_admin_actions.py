@@ -121,3 +121,54 @@ def test_run_a_health_check_now(console, seeded, super_admin):
     check = HealthCheck.objects.get(integration=seeded.integration)
     assert check.trigger == "manual"
     assert ActivityLog.objects.filter(actor=super_admin, type="health_check", integration=seeded.integration).exists()
+
+
+def test_deleting_an_integration_goes_through_the_service(console, seeded, super_admin):
+    url = reverse("admin:integrations_integration_delete", args=[seeded.integration.pk])
+    assert console.post(url, {"post": "yes"}).status_code == 302
+
+    entry = ActivityLog.objects.get(type="delete", actor=super_admin)
+    assert entry.details["integrationId"] == str(seeded.integration.pk) and entry.integration_id is None
+
+
+def test_deleting_a_subscription_is_logged(console, seeded, super_admin):
+    act(console, "webhooks.webhook", "delete_selected", [seeded.broken])
+    console.post(
+        reverse("admin:webhooks_webhook_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(seeded.broken.pk)], "post": "yes"},
+    )
+
+    assert not Webhook.objects.filter(pk=seeded.broken.pk).exists()
+    assert len(console_entries(super_admin, "delete")) == 1
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "webhooks.delivery",
+        "webhooks.deliveryattempt",
+        "webhooks.webhookevent",
+        "webhooks.inboundevent",
+        "integrations.connection",
+        "integrations.activitylog",
+        "integrations.healthcheck",
+    ],
+)
+def test_records_are_not_deleted_by_hand(console, seeded, model):
+    from django.apps import apps
+
+    obj = apps.get_model(model).objects.first()
+    if obj is None:
+        obj = HealthCheck.objects.create(tenant=seeded.tenant, integration=seeded.integration, status="healthy")
+    url = reverse(f"admin:{model.replace('.', '_')}_delete", args=[obj.pk])
+    assert console.post(url, {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_deleting_a_tenant_takes_its_history_along(console, seeded):
+    from tenants.models import Tenant
+
+    url = reverse("admin:tenants_tenant_delete", args=[seeded.other_tenant.pk])
+    assert console.post(url, {"post": "yes"}).status_code == 302
+    assert not Tenant.objects.filter(pk=seeded.other_tenant.pk).exists()
+    assert not Delivery.objects.filter(tenant=seeded.other_tenant.pk).exists()

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from console.admin_support import console_activity, headers_table, masked_headers, secret_shown_once
+from console.admin_support import CascadeDeleteMixin, console_activity, headers_table, masked_headers, secret_shown_once
 from webhooks import inbound as services
 from webhooks.models.inbound import InboundEndpoint, InboundEvent
 
@@ -11,7 +11,7 @@ RAW_BODY_PREVIEW = 256 * 1024
 
 
 @admin.register(InboundEndpoint)
-class InboundEndpointAdmin(admin.ModelAdmin):
+class InboundEndpointAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "tenant", "integration", "signature_scheme", "active", "verify_signature", "created_at")
     list_filter = ("active", "verify_signature", "signature_scheme", "tenant")
     search_fields = ("=id", "name", "path", "tenant__name", "integration__name")
@@ -21,6 +21,20 @@ class InboundEndpointAdmin(admin.ModelAdmin):
     exclude = ("secret", "previous_secret")
     readonly_fields = ("id", "previous_secret_expires_at", "created_at", "updated_at")
     actions = ("rotate_secret",)
+
+    def delete_model(self, request, obj):
+        console_activity(
+            request,
+            integration=obj.integration,
+            type="webhook",
+            message=f"Console: inbound endpoint {obj.name} deleted.",
+            details={"action": "inbound_delete", "endpointId": str(obj.pk)},
+        )
+        services.inbound_endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset.select_related("integration"):
+            self.delete_model(request, endpoint)
 
     @admin.action(description="Rotate the secret (the new one is shown once; the old one verifies during the grace)")
     def rotate_secret(self, request, queryset):
@@ -85,6 +99,9 @@ class InboundEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # received events are the record of what providers sent
 
     @admin.display(description="Raw body")
     def raw_body(self, obj) -> str:

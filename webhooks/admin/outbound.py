@@ -11,7 +11,14 @@ from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
-from console.admin_support import console_activity, excerpt, headers_table, masked_headers, secret_shown_once
+from console.admin_support import (
+    CascadeDeleteMixin,
+    console_activity,
+    excerpt,
+    headers_table,
+    masked_headers,
+    secret_shown_once,
+)
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent, WebhookStatus
 
@@ -56,7 +63,7 @@ def _webhook_activity(request, webhook, action: str, message: str, **details) ->
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "tenant", "url", "status", "success_count", "failure_count", "last_success_at")
     list_filter = ("status", "tenant")
     search_fields = ("=id", "name", "url", "tenant__name", "tenant__slug")
@@ -92,6 +99,15 @@ class WebhookAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def delete_model(self, request, obj):
+        """Through the service, with the console's activity entry."""
+        _webhook_activity(request, obj, "delete", f"Console: subscription {obj.name} ({obj.url}) deleted.")
+        services.webhook_delete(webhook=obj)
+
+    def delete_queryset(self, request, queryset):
+        for webhook in queryset.select_related("integration"):
+            self.delete_model(request, webhook)
 
     @admin.display(description="Custom headers")
     def custom_headers(self, obj) -> str:
@@ -235,6 +251,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a delivery changes through its actions only
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the delivery log; it goes with its subscription
+
     def lookup_allowed(self, lookup, value, request=None) -> bool:
         # The dashboard's "failing endpoints" link to one subscription's failed deliveries.
         return lookup in ("webhook__id__exact", "event__id__exact") or super().lookup_allowed(lookup, value, request)
@@ -291,6 +310,9 @@ class DeliveryAttemptAdmin(AttemptDisplay, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 class EventDeliveryInline(admin.TabularInline):
     model = Delivery
@@ -322,4 +344,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
