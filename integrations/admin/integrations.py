@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from console.admin_support import CascadeDeleteMixin
+from console.admin_support import CascadeDeleteMixin, console_activity
 from integrations.health import health_check_run
 from integrations.models import ActivityLog, Integration, IntegrationVersion
 from integrations.models.health import HealthCheckTrigger
@@ -48,6 +48,17 @@ class IntegrationAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     inlines = [VersionInline]
     date_hierarchy = "created_at"
     actions = ["run_health_check"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            console_activity(
+                request,
+                integration=obj,
+                type="update",
+                message=f"Console: {', '.join(form.changed_data)} edited.",
+                details={"action": "edit", "changedFields": form.changed_data},
+            )
 
     def delete_model(self, request, obj):
         """Through the service: the `delete` activity entry stays and `integration.deleted` is emitted."""

@@ -45,6 +45,7 @@ def test_replaying_a_failed_delivery_resends_it_to_the_live_receiver(admin_brows
     celery_workers.start(env={"WEBHOOK_RETRY_BASE_SECONDS": "0.2", "WEBHOOK_LEASE_SECONDS": "3"})
     seeded = seed(receiver_url=receiver.url("/erp"))
     delivery = seeded.failed_delivery
+    admin_browser.execute_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")  # room
 
     admin_browser.open(f"/admin/webhooks/delivery/?q={delivery.pk}")
     admin_browser.find_element(By.CSS_SELECTOR, f'input.action-select[value="{delivery.pk}"]').click()
@@ -63,7 +64,6 @@ def test_replaying_a_failed_delivery_resends_it_to_the_live_receiver(admin_brows
         why=f"the delivery did not succeed: {celery_workers.logs()}",
     )
 
-    admin_browser.execute_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     admin_browser.open(f"/admin/webhooks/delivery/{delivery.pk}/change/")
     admin_browser.wait_for_testid("request-headers")
     excerpts = [e.text for e in admin_browser.all_by_testid("response-excerpt")]

@@ -172,3 +172,27 @@ def test_deleting_a_tenant_takes_its_history_along(console, seeded):
     assert console.post(url, {"post": "yes"}).status_code == 302
     assert not Tenant.objects.filter(pk=seeded.other_tenant.pk).exists()
     assert not Delivery.objects.filter(tenant=seeded.other_tenant.pk).exists()
+
+
+def test_editing_an_integration_in_the_console_is_logged(console, seeded, super_admin):
+    url = reverse("admin:integrations_integration_change", args=[seeded.integration.pk])
+    form = console.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update(
+        {
+            "name": "Acme CRM (EU)",
+            "config": "{}",
+            "settings": "{}",
+            "allowed_shard_types": "[]",
+            "searchable_entities": "[]",
+            "tenant": seeded.tenant.pk,
+            "provider": seeded.integration.provider_id,
+            "versions-TOTAL_FORMS": 0,
+            "versions-INITIAL_FORMS": 0,
+        }
+    )
+    response = console.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+
+    entry = ActivityLog.objects.get(actor=super_admin, type="update")
+    assert "name" in entry.details["changedFields"] and entry.integration_id == seeded.integration.pk

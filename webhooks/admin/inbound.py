@@ -22,6 +22,17 @@ class InboundEndpointAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     readonly_fields = ("id", "previous_secret_expires_at", "created_at", "updated_at")
     actions = ("rotate_secret",)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            console_activity(
+                request,
+                integration=obj.integration,
+                type="webhook",
+                message=f"Console: inbound endpoint {obj.name} edited.",
+                details={"action": "inbound_edit", "endpointId": str(obj.pk), "changedFields": form.changed_data},
+            )
+
     def delete_model(self, request, obj):
         console_activity(
             request,

@@ -100,6 +100,11 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            _webhook_activity(request, obj, "edit", "Console: subscription edited.", changedFields=form.changed_data)
+
     def delete_model(self, request, obj):
         """Through the service, with the console's activity entry."""
         _webhook_activity(request, obj, "delete", f"Console: subscription {obj.name} ({obj.url}) deleted.")
