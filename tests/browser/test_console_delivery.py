@@ -4,6 +4,7 @@ receiver (the Celery worker process from the e2e fixtures, the browser against D
 import json
 import time
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from standardwebhooks.webhooks import Webhook as StandardWebhook
@@ -41,6 +42,7 @@ def test_a_delivery_page_shows_its_attempts_with_secrets_masked(admin_browser):
     assert admin_browser.external_requests() == []
 
 
+@pytest.mark.e2e  # a real worker: PostgreSQL and Redis
 def test_replaying_a_failed_delivery_resends_it_to_the_live_receiver(admin_browser, receiver, celery_workers):  # noqa: F811
     celery_workers.start(env={"WEBHOOK_RETRY_BASE_SECONDS": "0.2", "WEBHOOK_LEASE_SECONDS": "3"})
     seeded = seed(receiver_url=receiver.url("/erp"))

@@ -87,3 +87,11 @@ def test_the_console_index_is_the_dashboard_with_charts_drawn_from_the_data(cons
 def test_the_dashboard_is_for_staff_only(client, seeded):
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_staff_who_are_not_super_admins_see_no_cross_tenant_numbers(client, seeded):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(email="staff@example.test", is_staff=True, is_superuser=False))
+    html = client.get("/admin/").content.decode()
+    assert 'data-testid="dashboard"' not in html and "Broken CRM sync" not in html
