@@ -51,11 +51,11 @@ class Webhook(models.Model):
         "integrations.Integration", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
     )
     name = models.CharField(max_length=200)
-    url = models.CharField(max_length=2048)
+    url = models.CharField("URL", max_length=2048)
     events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
     headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
-    timeout_ms = models.PositiveIntegerField(default=10000)
+    timeout_ms = models.PositiveIntegerField("timeout (ms)", default=10000)
     status = models.CharField(max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.ACTIVE)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)
@@ -149,7 +149,7 @@ class Delivery(models.Model):
     claim_token = models.UUIDField(null=True, blank=True)
     last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)  # sum over its attempts
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)  # sum over its attempts
     last_attempt = models.ForeignKey(
         "webhooks.DeliveryAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -180,7 +180,7 @@ class DeliveryAttempt(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     attempt_number = models.PositiveIntegerField()
-    url = models.CharField(max_length=2048)
+    url = models.CharField("URL", max_length=2048)
     request_headers = models.JSONField(default=dict)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
@@ -188,7 +188,7 @@ class DeliveryAttempt(models.Model):
     response_truncated = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     outcome = models.CharField(max_length=16)  # success | retry | failed
-    duration_ms = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
     created_at = models.DateTimeField()
 
     class Meta:
