@@ -63,7 +63,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console's site (dashboard index)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served by the app (the docs work offline)
     "django_celery_beat",
     "axes",
     "rest_framework_simplejwt.token_blacklist",
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "providers",
     "integrations",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +279,12 @@ SPECTACULAR_SETTINGS = {
     },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # API docs: Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, never from a CDN; no call to
+    # the online spec validator either.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Client identity and the failed-login limit (docs/security.md) ---------------------------------------------

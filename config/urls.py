@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.views import LogoutView, MeView, PasswordChangeView, TokenRefreshView, TokenView
 from config.api import django_error_view
 from config.health import healthz, readyz
+from console.docs import RedocView, SwaggerView
+from console.views import landing
 
 api_v1 = [
     path("auth/token", TokenView.as_view(), name="auth-token"),
@@ -25,10 +27,12 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("providers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("", landing, name="landing"),
 ]
 
 handler400 = django_error_view(400, "BAD_REQUEST", "Bad request.")

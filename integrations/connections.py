@@ -836,6 +836,30 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
     return connection
 
 
+def connection_expire(*, connection: Connection, actor=None, reason: str = "Expired by an administrator.") -> bool:
+    """Mark a connection expired (an administrator's call, e.g. after a leak or a provider-side revocation): its
+    credentials stay stored but are no longer used until the tenant reconnects. A tenant-level connection puts its
+    integration in `error`. Emits `integration.connection_expired`. False when it was not active (nothing done)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.ACTIVE).update(
+            status=ConnectionStatus.EXPIRED, validation_error=reason[:1000], updated_at=now
+        )
+        if not changed:
+            return False
+        current = Connection.objects.select_related("integration__provider", "integration__tenant").get(
+            pk=connection.pk
+        )
+        integration = current.integration
+        if current.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=reason[:1000], last_error_at=now, updated_at=now
+            )
+        _activity(integration, "credentials", "success", reason, {"connectionId": str(current.pk)}, actor)
+        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    return True
+
+
 def _revoke(integration: Integration, connection: Connection, actor) -> bool | None:
     """True revoked, False nothing to revoke (no revocation URL), None failed (recorded)."""
     try:

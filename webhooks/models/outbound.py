@@ -78,11 +78,11 @@ class Webhook(models.Model):
         "integrations.Integration", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
     )
     name = models.CharField(max_length=200)
-    url = models.CharField(max_length=2048)
+    url = models.CharField("URL", max_length=2048)
     events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
     headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
-    timeout_ms = models.PositiveIntegerField(default=10000)
+    timeout_ms = models.PositiveIntegerField("timeout (ms)", default=10000)
     signature_scheme = models.CharField(
         max_length=8, choices=OutboundSignatureScheme.choices, default=OutboundSignatureScheme.V1
     )
@@ -108,6 +108,7 @@ class Webhook(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "webhook subscription"
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="wh_tenant_created_idx"),
             models.Index(fields=["tenant", "status"], name="wh_tenant_status_idx"),
@@ -183,7 +184,7 @@ class Delivery(models.Model):
     claim_token = models.UUIDField(null=True, blank=True)
     last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)  # sum over its attempts
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)  # sum over its attempts
     last_attempt = models.ForeignKey(
         "webhooks.DeliveryAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -199,6 +200,8 @@ class Delivery(models.Model):
             models.Index(fields=["webhook", "status", "-created_at"], name="wh_dlv_webhook_status_idx"),
             models.Index(fields=["webhook", "event_type", "-created_at"], name="wh_dlv_webhook_type_idx"),
             models.Index(fields=["tenant", "-created_at"], name="wh_dlv_tenant_created_idx"),
+            # the console's dashboard: every tenant's deliveries of the last 24 h / 7 d
+            models.Index(fields=["created_at"], name="wh_dlv_created_idx"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="wh_dlv_pending_due_idx"),
         ]
 
@@ -212,7 +215,7 @@ class DeliveryAttempt(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     attempt_number = models.PositiveIntegerField()
-    url = models.CharField(max_length=2048)
+    url = models.CharField("URL", max_length=2048)
     request_headers = models.JSONField(default=dict)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
@@ -220,7 +223,7 @@ class DeliveryAttempt(models.Model):
     response_truncated = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     outcome = models.CharField(max_length=16)  # success | retry | failed
-    duration_ms = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
     created_at = models.DateTimeField()
 
     class Meta:
