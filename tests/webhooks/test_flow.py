@@ -6,13 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
+from jsonschema import Draft202012Validator
 
 from tests.e2e.conftest import Reply
 from tests.factories import TenantFactory
 from tests.helpers import assert_error
 from webhooks import delivery as sender
 from webhooks import flow, flow_services, services
-from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.events import OPERATIONAL_EVENTS
+from webhooks.models import Delivery, DeliveryAttempt, EventType, Webhook, WebhookEvent
 
 BASE = "/api/v1/integrations/webhooks"
 
@@ -321,3 +323,32 @@ def test_an_open_endpoint_with_nothing_waiting_probes_with_its_next_message(
         record = services.trigger(tenant, "job.created", {})
     assert [i for i, _ in enqueued] == record.delivery_ids  # queued: the worker that claims it sends the probe
     assert flow_services.endpoint_probe_acquire(webhook_id=webhook.pk, lease_seconds=20)
+
+
+@pytest.mark.django_db
+def test_every_operational_event_sent_is_valid_against_its_registered_schema_which_documents_each_field(
+    receiver, enqueued, wakes, settings, django_capture_on_commit_callbacks
+):
+    """What the engine sends is what the catalog (GET …/webhooks/events, AsyncAPI) tells consumers to expect."""
+    settings.WEBHOOK_FAILING_AFTER_ATTEMPTS = 1
+    tenant = TenantFactory()
+    make_webhook(tenant, receiver.url("/watch"), name="Watcher", events=["webhook.*"])
+    watched = make_webhook(tenant, receiver.url("/flaky"), retry_attempts=0)
+    receiver.default = Reply(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        sender.process_delivery(str(services.trigger(tenant, "job.created", {"jobId": "j1"}).delivery_ids[0]))
+    receiver.default = Reply(200)
+    with django_capture_on_commit_callbacks(execute=True):
+        sender.process_delivery(str(services.trigger(tenant, "job.created", {"jobId": "j2"}).delivery_ids[0]))
+        services.webhook_disable(webhook=watched, reason="Disabled by an administrator.")
+
+    sent = {e.event: e.payload for e in WebhookEvent.objects.filter(tenant=tenant, event__startswith="webhook.")}
+    assert set(sent) == {*OPERATIONAL_EVENTS, "webhook.disabled"}
+    for name, data in sent.items():
+        schema = EventType.objects.get(name=name).schema
+        assert list(Draft202012Validator(schema).iter_errors(data)) == [], name
+        assert set(data) <= set(schema["properties"]), name
+        assert data["subscriptionId"] == str(watched.pk)
+    failing = sent["webhook.delivery.failing"]
+    assert (failing["attempts"], failing["responseStatus"], failing["event"]) == (1, 500, "job.created")
+    assert sent["webhook.endpoint.recovered"]["failedAttempts"] == 1

@@ -12,7 +12,7 @@ breaker open, Retry-After) ends: it queues the probe or the parked messages (see
 
 from celery import shared_task
 
-__all__ = ["deliver", "deliver_many", "sweep_deliveries", "wake_endpoint"]
+__all__ = ["deliver", "deliver_many", "recover", "sweep_deliveries", "wake_endpoint"]
 
 DELIVER_TASK = "webhooks.deliver"
 DELIVER_MANY_TASK = "webhooks.deliver_many"
@@ -48,3 +48,14 @@ def wake_endpoint(webhook_id: str) -> int:
     from webhooks.flow_services import endpoint_wake
 
     return endpoint_wake(webhook_id=webhook_id)
+
+
+RECOVER_TASK = "webhooks.recover"
+
+
+@shared_task(name=RECOVER_TASK, queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def recover(job_id: str) -> str | None:
+    """A recovery job (``POST …/webhooks/{id}/recover``): re-send its window's failed deliveries in batches."""
+    from webhooks.recovery import webhook_recover_run
+
+    return webhook_recover_run(job_id=job_id)
