@@ -24,6 +24,7 @@ import requests
 from django.utils import timezone
 
 from config.errors import ConnectionFailed, ValidationFailed
+from providers.budget import ProviderRateLimited
 from providers.catalog_loader import MissingPlaceholder, placeholders, render_template
 from providers.http import ProviderUnreachable, RequestAuth, UnsafeBaseUrl, provider_request, redact
 
@@ -330,6 +331,10 @@ class ProviderClient:
             )
         except (NotConfigured, UnsafeBaseUrl) as exc:
             return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
+        except ProviderRateLimited as exc:  # the connection's shared budget is spent: judged without a call
+            return CheckResult(
+                False, CheckKind.RATE_LIMITED, exc.message, details={"retryAfter": exc.retry_after, "called": False}
+            )
         return self.interpret_check(response, expected=check.get("expectedStatus") or [200], elapsed_ms=_ms(started))
 
     def interpret_check(self, response: requests.Response, *, expected: list[int], elapsed_ms: int) -> CheckResult:

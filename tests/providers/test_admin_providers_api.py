@@ -127,7 +127,7 @@ def test_create_accepts_a_whole_catalog_file_entry(super_admin_client, db):
         (minimal(authType="oauth2"), "oauthConfig"),
         (minimal(apiBaseUrl="http://insecure.example.com"), "apiBaseUrl"),
         (minimal(healthCheck={"method": "GET", "path": "/me"}), "healthCheck"),
-        (minimal(unknownThing=1), "(entry)"),
+        (minimal(unknownThing=1), "unknownThing"),
     ],
 )
 def test_create_rejects_an_invalid_entry_naming_the_field(super_admin_client, db, body, field):
