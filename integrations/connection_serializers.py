@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
+from integrations.models import ReconnectReason
 
 _SECRET = {"input_type": "password"}
 
@@ -91,6 +92,15 @@ class ConnectionSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     last_refreshed_at = serializers.DateTimeField()
     disconnected_at = serializers.DateTimeField()
+    needs_reconnect = serializers.BooleanField(
+        help_text="True when the connection is expired, revoked or in error: the user must connect again (the "
+        "connection id stays the same)."
+    )
+    reconnect_reason = serializers.ChoiceField(
+        choices=ReconnectReason.choices,
+        allow_null=True,
+        help_text="Why a reconnect is needed (null while the connection works).",
+    )
 
     def get_credentials_set(self, obj) -> bool:
         return bool(obj.credentials)
@@ -104,6 +114,8 @@ class UserConnectionSerializer(serializers.Serializer):
     connection_id = serializers.UUIDField(required=False, allow_null=True)
     status = serializers.CharField(required=False, allow_null=True)
     last_connected_at = serializers.DateTimeField(required=False, allow_null=True)
+    needs_reconnect = serializers.BooleanField(required=False)
+    reconnect_reason = serializers.ChoiceField(choices=ReconnectReason.choices, required=False, allow_null=True)
 
 
 class TestResultSerializer(serializers.Serializer):

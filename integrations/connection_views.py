@@ -225,12 +225,14 @@ class UserConnectionViewSet(_IntegrationScopedViewSet):
         integration = _integration(self)
         connection = services.connection_get(integration=integration, user=request.user)
         if connection is None:
-            return Response(s.UserConnectionSerializer({"connected": False}).data)
+            return Response(s.UserConnectionSerializer({"connected": False, "needs_reconnect": False}).data)
         body = {
             "connected": connection.status == "active",
             "connection_id": connection.pk,
             "status": connection.status,
             "last_connected_at": connection.connected_at,
+            "needs_reconnect": connection.needs_reconnect,
+            "reconnect_reason": connection.reconnect_reason,
         }
         return Response(s.UserConnectionSerializer(body).data)
 

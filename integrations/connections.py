@@ -1,9 +1,14 @@
 """Connections: OAuth 2.0 (authorization code + PKCE), API key / basic / custom credentials, refresh, test,
 disconnect, status. Views and tasks call these; provider HTTP goes through provider clients and providers.http.
 
-Lifecycle: every connect, refresh, test and disconnect writes an activity entry; connect emits
-`integration.connected` (again after a recovery), disconnect `integration.disconnected`, a refresh refused with
-`invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Lifecycle (docs/connections.md tells it for users): every connect, refresh, test and disconnect writes an activity
+entry; connect emits `integration.connected` (again after a recovery), disconnect `integration.disconnected`, a
+refresh refused with `invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Per provider (`oauthConfig`): `keepAliveHours` refreshes a connection at least that often (refresh tokens that die
+unused), `giveUpAfterHours` expires one whose refreshes kept failing that long; transient failures (5xx, timeouts,
+unreachable, rate limited) never expire a connection. The first successful refresh, test or connect after a
+connection was `expired` or `error` emits `integration.connection_recovered`. A broken connection says why in
+`status_reason` (`reconnectReason` in the API); connecting again keeps its id.
 
 Refresh is single-flight per connection: a named lock (Redis in production) is held across the token call, the
 row is re-read once the lock is held, and the write is conditional on the token generation it read, so neither a
@@ -22,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import Conflict, ConnectionFailed, DomainError, InvalidCredentials, NotFound, ValidationFailed
@@ -36,7 +41,9 @@ from integrations.models import (
     Integration,
     IntegrationStatus,
     OAuthState,
+    ReconnectReason,
 )
+from providers import budget as budgets
 from providers.clients.base import CheckKind, CheckResult, ProviderClient
 from providers.http import redact
 from providers.registry import client_class, get_system_client
@@ -347,9 +354,16 @@ def store_oauth_connection(
     connection.last_refreshed_at = None
     connection.validation_error = ""
     connection.disconnected_at = None
+    _clear_lifecycle(connection)
     connection.save()
     _mark_connected(integration, connection, previous_status, actor, method="oauth2")
     return connection
+
+
+def _clear_lifecycle(connection: Connection) -> None:
+    connection.status_reason = ""
+    connection.refresh_failures = 0
+    connection.refresh_failing_since = None
 
 
 def _user_connection_for_update(integration: Integration, user) -> Connection:
@@ -369,6 +383,30 @@ def _hint(secret: str) -> str:
     from integrations.services import credential_hint
 
     return credential_hint({"token": secret})
+
+
+BROKEN_STATUSES = (ConnectionStatus.EXPIRED, ConnectionStatus.ERROR)
+TRANSIENT_REFRESH_ERRORS = frozenset(
+    {"token_endpoint_error", "token_endpoint_timeout", "token_endpoint_unreachable", "temporarily_unavailable"}
+)
+
+
+def _emit_recovered(integration, connection, previous_status, *, via: str, actor=None) -> None:
+    """`integration.connection_recovered` and its activity entry: a connection that was expired or in error works."""
+    now = timezone.now()
+    _activity(
+        integration,
+        "connect" if via == "connect" else via,
+        "success",
+        f"Connection recovered ({previous_status} before, {via}).",
+        {"connectionId": str(connection.pk), "previousStatus": previous_status, "via": via, "recovered": True},
+        actor,
+    )
+    events.emit(
+        integration.tenant,
+        "integration.connection_recovered",
+        _event_data(connection, previousStatus=previous_status, recoveredAt=now, via=via),
+    )
 
 
 def _mark_connected(integration, connection, previous_status, actor, *, method: str) -> None:
@@ -392,6 +430,8 @@ def _mark_connected(integration, connection, previous_status, actor, *, method: 
         "integration.connected",
         _event_data(connection, connectedAt=connection.connected_at, recovered=recovered),
     )
+    if previous_status in BROKEN_STATUSES:
+        _emit_recovered(integration, connection, previous_status, via="connect", actor=actor)
     logger.info("integrations.connection.connected", extra={"connection_id": str(connection.pk), "method": method})
 
 
@@ -465,6 +505,7 @@ def connect_credentials(
         connection.last_test_result = result.as_dict()
         connection.validation_error = ""
         connection.disconnected_at = None
+        _clear_lifecycle(connection)
         connection.save()
         _mark_connected(integration, connection, previous_status, actor, method=auth_type)
     return connection
@@ -579,10 +620,26 @@ def refresh_margin_seconds(provider) -> int:
 
 
 def _expiring(connection: Connection, now=None) -> bool:
-    if connection.expires_at is None:
-        return False
+    """Inside the refresh margin, or due for a keep-alive refresh (provider's oauthConfig.keepAliveHours)."""
     now = now or timezone.now()
-    return connection.expires_at <= now + timedelta(seconds=refresh_margin_seconds(connection.integration.provider))
+    if connection.expires_at is not None and connection.expires_at <= now + timedelta(
+        seconds=refresh_margin_seconds(connection.integration.provider)
+    ):
+        return True
+    return _keep_alive_due(connection, now)
+
+
+def _hours_setting(provider, name: str) -> float | None:
+    value = (provider.oauth_config or {}).get(name) if isinstance(provider.oauth_config, dict) else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _keep_alive_due(connection: Connection, now) -> bool:
+    hours = _hours_setting(connection.integration.provider, "keepAliveHours")
+    if hours is None:
+        return False
+    last = connection.last_refreshed_at or connection.connected_at or connection.created_at
+    return last is None or last <= now - timedelta(hours=hours)
 
 
 def refresh_connection(
@@ -603,7 +660,8 @@ def refresh_connection(
                 return fresh  # refreshed (or reconnected) by someone else while we waited
             if not fresh.is_oauth:
                 raise ValidationFailed("Only OAuth connections have tokens to refresh.")
-            if fresh.status != ConnectionStatus.ACTIVE:
+            # An `error` connection (the provider refused its access token) may still be saved by a refresh.
+            if fresh.status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR):
                 raise Conflict(f"The connection is {fresh.status}; reconnect the integration.")
             if only_if_expiring and not _expiring(fresh):
                 return fresh
@@ -618,6 +676,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
     integration = connection.integration
     client = _client(integration, connection)
     client_id, client_secret = _oauth_client(integration)
+    budgets.acquire(provider=integration.provider, connection_id=connection.pk)  # the connection's shared budget
     try:
         token = oauth.refresh_tokens(
             token_url=client.oauth_url("tokenUrl"),
@@ -639,6 +698,8 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             actor,
         )
         Connection.objects.filter(pk=connection.pk).update(validation_error=f"Token refresh failed: {exc.description}")
+        if exc.error not in TRANSIENT_REFRESH_ERRORS:
+            _count_refresh_failure(connection, exc, actor=actor, reason=reason)
         raise ConnectionFailed(f"Token refresh failed: {exc.description}", details={"error": exc.error})
     except DomainError as exc:
         _activity(integration, "refresh", "error", f"Token refresh failed: {redact(exc.message)}", {"reason": reason})
@@ -655,6 +716,10 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         token_generation=connection.token_generation + 1,
         last_refreshed_at=now,
         validation_error="",
+        status=ConnectionStatus.ACTIVE,
+        status_reason="",
+        refresh_failures=0,
+        refresh_failing_since=None,
         updated_at=now,
     )
     fresh = Connection.objects.select_related("integration__provider", "integration__tenant").get(pk=connection.pk)
@@ -674,8 +739,58 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         },
         actor,
     )
+    if connection.status in BROKEN_STATUSES:
+        _emit_recovered(integration, fresh, connection.status, via="refresh", actor=actor)
     logger.info("integrations.connection.refreshed", extra={"connection_id": str(connection.pk), "reason": reason})
     return fresh
+
+
+def _count_refresh_failure(connection: Connection, exc, *, actor, reason: str) -> None:
+    """One more refresh failure that is not transient; past the provider's giveUpAfterHours (and at least the second
+    in a row) the connection expires like after invalid_grant."""
+    now = timezone.now()
+    since = connection.refresh_failing_since or now
+    failures = connection.refresh_failures + 1
+    Connection.objects.filter(pk=connection.pk).update(refresh_failures=failures, refresh_failing_since=since)
+    connection.refresh_failures, connection.refresh_failing_since = failures, since
+    hours = _hours_setting(connection.integration.provider, "giveUpAfterHours")
+    if hours is None or failures < 2 or now - since < timedelta(hours=hours):
+        return
+    message = (
+        f"Token refresh kept failing for {hours:g} hours ({failures} attempts, last: {exc.error}): reconnect the "
+        "integration."
+    )
+    _expire(
+        connection,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_FAILED,
+        error=exc.error,
+        actor=actor,
+        refresh_reason=reason,
+    )
+
+
+def _expire(connection: Connection, *, message: str, reason_code: str, error: str, actor, refresh_reason: str) -> None:
+    integration = connection.integration
+    now = timezone.now()
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(
+            status=ConnectionStatus.EXPIRED, status_reason=reason_code, validation_error=message, updated_at=now
+        )
+        connection.status = ConnectionStatus.EXPIRED
+        connection.status_reason = reason_code
+        if connection.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
+            )
+        _activity(
+            integration, "refresh", "error", message, {"reason": refresh_reason, "error": error, "expired": True}, actor
+        )
+        events.emit(
+            integration.tenant,
+            "integration.connection_expired",
+            _event_data(connection, expiredAt=now, error=error, reconnectReason=str(reason_code)),
+        )
 
 
 def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connection:
@@ -685,20 +800,15 @@ def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connectio
     if current.token_generation != connection.token_generation or current.refresh_token != connection.refresh_token:
         logger.info("integrations.connection.refresh_race", extra={"connection_id": str(connection.pk)})
         return current
-    integration = current.integration
     message = "The provider refused the refresh token (invalid_grant): reconnect the integration."
-    now = timezone.now()
-    with transaction.atomic():
-        Connection.objects.filter(pk=current.pk).update(
-            status=ConnectionStatus.EXPIRED, validation_error=message, updated_at=now
-        )
-        current.status = ConnectionStatus.EXPIRED
-        if current.user_id is None:
-            Integration.objects.filter(pk=integration.pk).update(
-                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
-            )
-        _activity(integration, "refresh", "error", message, {"reason": reason, "error": "invalid_grant"}, actor)
-        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    _expire(
+        current,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_TOKEN_REVOKED,
+        error="invalid_grant",
+        actor=actor,
+        refresh_reason=reason,
+    )
     raise InvalidCredentials(message, details={"error": "invalid_grant", "connectionStatus": "expired"})
 
 
@@ -712,12 +822,17 @@ def due_for_refresh(now=None) -> list[str]:
         for cfg in Provider.objects.filter(auth_type="oauth2").values_list("oauth_config", flat=True)
     ]
     widest = max([int(settings.OAUTH_REFRESH_MARGIN_SECONDS), *overrides])
-    candidates = Connection.objects.filter(
-        status=ConnectionStatus.ACTIVE,
-        auth_type="oauth2",
-        expires_at__isnull=False,
-        expires_at__lte=now + timedelta(seconds=widest),
-    ).select_related("integration__provider")
+    keep_alive = [
+        key
+        for key, cfg in Provider.objects.filter(auth_type="oauth2").values_list("key", "oauth_config")
+        if isinstance(cfg, dict) and (cfg.get("keepAliveHours") or 0) > 0
+    ]
+    due = Q(expires_at__isnull=False, expires_at__lte=now + timedelta(seconds=widest))
+    if keep_alive:
+        due |= Q(integration__provider__key__in=keep_alive)
+    candidates = Connection.objects.filter(due, status=ConnectionStatus.ACTIVE, auth_type="oauth2").select_related(
+        "integration__provider"
+    )
     return [str(c.pk) for c in candidates if _expiring(c, now) and c.refresh_token]
 
 
@@ -748,6 +863,9 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
             token_generation=F("token_generation") + 1,
             disconnected_at=now,
             validation_error="",
+            status_reason=ReconnectReason.DISCONNECTED.value,
+            refresh_failures=0,
+            refresh_failing_since=None,
             updated_at=now,
         )
         connection.refresh_from_db()
@@ -818,8 +936,10 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                 updates["last_validated_at"] = now
                 if previous_status == ConnectionStatus.ERROR:
                     updates["status"] = ConnectionStatus.ACTIVE
+                    updates["status_reason"] = ""
             elif result.kind == CheckKind.AUTH_FAILED and previous_status == ConnectionStatus.ACTIVE:
                 updates["status"] = ConnectionStatus.ERROR
+                updates["status_reason"] = ReconnectReason.INVALID_CREDENTIALS.value
             Connection.objects.filter(pk=live.pk).update(**updates)
             for name, value in updates.items():
                 setattr(live, name, value)
@@ -830,6 +950,7 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                     "integration.connected",
                     _event_data(live, connectedAt=live.connected_at, recovered=True),
                 )
+                _emit_recovered(integration, live, previous_status, via="test", actor=actor)
         _activity(
             integration,
             "test",

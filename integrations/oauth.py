@@ -23,7 +23,7 @@ from django.conf import settings
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from providers.http import default_timeout
+from providers.http import configure_session, default_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def authorization_request(
 
 def _session(client_id: str) -> tuple[OAuth2Session, dict[str, int]]:
     """A session whose token responses are checked for a 5xx before oauthlib parses them."""
-    session = OAuth2Session(client_id, redirect_uri=redirect_uri())
+    session = configure_session(OAuth2Session(client_id, redirect_uri=redirect_uri()))
     seen: dict[str, int] = {}
 
     def check(response: requests.Response) -> requests.Response:

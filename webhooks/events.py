@@ -159,11 +159,23 @@ _EVENTS = [
     ),
     EventType(
         "integration.connection_expired",
-        "A connection's token could not be refreshed (invalid_grant): the user must connect again.",
+        "A connection's token could not be refreshed (invalid_grant, or refreshes kept failing for the provider's "
+        "giveUpAfterHours): the user must connect again.",
         {
             "integrationId": _INTEGRATION,
             "connectionId": "c0ffee00-1234-4abc-8def-000000000001",
             "error": "invalid_grant",
+            "reconnectReason": "refresh_token_revoked",
+        },
+    ),
+    EventType(
+        "integration.connection_recovered",
+        "A connection that was expired or in error works again (first successful refresh, test or connect).",
+        {
+            "integrationId": _INTEGRATION,
+            "connectionId": "c0ffee00-1234-4abc-8def-000000000001",
+            "previousStatus": "expired",
+            "via": "connect",
         },
     ),
     EventType(
