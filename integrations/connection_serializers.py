@@ -22,6 +22,9 @@ class OAuthCallbackSerializer(StrictSerializer):
     state = serializers.CharField(max_length=200)
     error = serializers.CharField(max_length=200, required=False, allow_blank=True)
     error_description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    iss = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="RFC 9207: the issuer the provider named."
+    )
 
     def validate(self, attrs):
         if not attrs.get("code") and not attrs.get("error"):

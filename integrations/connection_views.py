@@ -113,6 +113,7 @@ class ConnectionViewSet(_IntegrationScopedViewSet):
             code=data.get("code"),
             error=data.get("error"),
             error_description=data.get("error_description"),
+            iss=data.get("iss"),
             expect_tenant=self.tenant,
             expect_integration=integration,
             expect_user=request.user,
@@ -253,7 +254,9 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
 
     @extend_schema(
         summary="OAuth redirect target (public)",
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description")],
+        parameters=[
+            OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description", "iss")
+        ],
         responses={302: None, 400: None},
     )
     def get(self, request):
@@ -263,6 +266,8 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
             code=params.get("code"),
             error=params.get("error"),
             error_description=params.get("error_description"),
+            iss=params.get("iss"),
+            iss_required=True,
         )
         if result.return_url:
             query = {"status": "success" if result.success else "error"}

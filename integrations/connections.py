@@ -234,12 +234,16 @@ def oauth_complete(
     expect_tenant=None,
     expect_integration: Integration | None = None,
     expect_user=None,
+    iss: str | None = None,
+    iss_required: bool = False,
 ) -> OAuthResult:
     """Finish the flow for the callback: check the state once, exchange the code, store the tokens.
 
     Never raises for a bad callback: the result says `error` (safe code) and `error_description` (safe text), and
     `return_url` only when the state is ours (it was validated when the flow started). `expect_*` bind the POST
     variant to the caller: a state of another tenant, integration or user is `invalid_state`, like an unknown one.
+    `iss` (RFC 9207) is compared with the provider's issuer whenever given; `iss_required` (the provider's redirect
+    to our GET callback) also refuses a response without it from a server that advertises sending it.
     """
     token = (state or "").strip()
     found = None
@@ -272,6 +276,12 @@ def oauth_complete(
         _activity(integration, "connect", "error", f"OAuth callback refused: {code_name}.", {"error": code_name})
         return OAuthResult(False, code_name, text, **base)
 
+    issuer_problem = authorization_response_issuer_problem(integration.provider, iss, required=iss_required)
+    if issuer_problem:
+        _activity(
+            integration, "connect", "error", f"OAuth callback refused: {issuer_problem}", {"error": "invalid_issuer"}
+        )
+        return OAuthResult(False, "invalid_issuer", issuer_problem, **base)
     if error:
         code_name = oauth.safe_error_code(error)
         text = _safe_text(error_description) or "The provider did not grant access."
@@ -311,6 +321,28 @@ def oauth_complete(
         actor=found.user,
     )
     return OAuthResult(True, connection=connection, **base)
+
+
+def authorization_response_issuer_problem(provider, iss: str | None, *, required: bool) -> str:
+    """RFC 9207 mix-up defence: why an authorization response's `iss` is refused ("" when it is fine).
+
+    Applies to providers configured with an `issuer` (discovery): a given `iss` must equal it exactly; a missing one
+    is refused when `required` and the issuer's metadata says `authorization_response_iss_parameter_supported`.
+    """
+    from providers.discovery import DiscoveryFailed, issuer_parameter_supported
+
+    issuer = (provider.oauth_config or {}).get("issuer") if isinstance(provider.oauth_config, dict) else None
+    if not issuer:
+        return ""
+    if iss is not None and iss != "":
+        return "" if iss == issuer else "The authorization response names another issuer (iss); nothing was stored."
+    if not required:
+        return ""
+    try:
+        supported = issuer_parameter_supported(issuer)
+    except DiscoveryFailed:
+        supported = False
+    return "The authorization server sends iss but this response has none; nothing was stored." if supported else ""
 
 
 def _safe_text(value: str | None) -> str:

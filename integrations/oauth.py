@@ -11,18 +11,23 @@ No message carries a token, a code, a verifier or a client secret.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
+from providers.catalog_loader import host_in_networks
 from providers.http import configure_session, default_timeout
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,32 @@ class _TokenEndpointFailed(Exception):
 def safe_error_code(value: str | None) -> str:
     """A provider's error code reduced to `[a-z0-9_.-]`, at most 64 characters (it ends up in URLs and pages)."""
     return _SAFE_ERROR.sub("_", (value or "unknown_error").strip().lower())[:64] or "unknown_error"
+
+
+_insecure_lock = threading.Lock()
+_insecure_users = 0
+
+
+@contextlib.contextmanager
+def allow_http_for(url: str | None):
+    """oauthlib refuses http:// endpoints; one whose host lies in PROVIDER_ALLOWED_NETWORKS (a test or on-premise
+    authorization server the super admin registered) is let through for the duration of the call."""
+    global _insecure_users
+    host = urlsplit(url or "").hostname or ""
+    allowed = (url or "").startswith("http://") and host_in_networks(host, settings.PROVIDER_ALLOWED_NETWORKS)
+    if not allowed:
+        yield
+        return
+    with _insecure_lock:
+        _insecure_users += 1
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        with _insecure_lock:
+            _insecure_users -= 1
+            if _insecure_users == 0:
+                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
 def redirect_uri() -> str:
@@ -83,7 +114,8 @@ def authorization_request(
         verifier = helper.create_code_verifier(64)
         params["code_challenge"] = helper.create_code_challenge(verifier, "S256")
         params["code_challenge_method"] = "S256"
-    url, _ = session.authorization_url(authorization_url, state=state, **params)
+    with allow_http_for(authorization_url):
+        url, _ = session.authorization_url(authorization_url, state=state, **params)
     return AuthorizationRequest(url=url, code_verifier=verifier)
 
 
@@ -124,11 +156,12 @@ def exchange_code(
     kwargs: dict[str, Any] = {"code_verifier": code_verifier} if code_verifier else {}
     if auth is None:
         kwargs.update(include_client_id=True, client_secret=body["client_secret"])
-    return _call(
-        lambda: session.fetch_token(token_url, code=code, auth=auth, timeout=default_timeout(), **kwargs),
-        seen,
-        "exchange",
-    )
+    with allow_http_for(token_url):
+        return _call(
+            lambda: session.fetch_token(token_url, code=code, auth=auth, timeout=default_timeout(), **kwargs),
+            seen,
+            "exchange",
+        )
 
 
 def refresh_tokens(
@@ -143,13 +176,14 @@ def refresh_tokens(
     answer (requests-oauthlib copies the old one in)."""
     session, seen = _session(client_id)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
-    return _call(
-        lambda: session.refresh_token(
-            token_url, refresh_token=refresh_token, auth=auth, timeout=default_timeout(), **body
-        ),
-        seen,
-        "refresh",
-    )
+    with allow_http_for(token_url):
+        return _call(
+            lambda: session.refresh_token(
+                token_url, refresh_token=refresh_token, auth=auth, timeout=default_timeout(), **body
+            ),
+            seen,
+            "refresh",
+        )
 
 
 def _call(fn, seen: dict[str, int], step: str) -> dict[str, Any]:

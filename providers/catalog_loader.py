@@ -504,7 +504,7 @@ def complete_entry(entry: Any) -> Any:
     return completed
 
 
-def _host_in_networks(host: str, networks: Iterable[str]) -> bool:
+def host_in_networks(host: str, networks: Iterable[str]) -> bool:
     """True when ``host`` (an IP literal or a name, resolved now) has only addresses inside ``networks``."""
     parsed = []
     for item in networks:
@@ -536,7 +536,7 @@ def _http_problems(entry: Mapping[str, Any], allowed_networks: Iterable[str]) ->
         if not isinstance(value, str) or not value.lower().startswith("http://"):
             continue
         host = urlsplit(value).hostname or ""
-        if not _host_in_networks(host, networks):
+        if not host_in_networks(host, networks):
             problems.append(f"{name}: http:// is allowed only for hosts inside PROVIDER_ALLOWED_NETWORKS; use https://")
     return problems
 

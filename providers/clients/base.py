@@ -381,8 +381,13 @@ class ProviderClient:
 
     # --- OAuth hooks ------------------------------------------------------------------------------------------------
     def oauth_url(self, name: str) -> str | None:
-        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled."""
+        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled;
+        one the entry leaves out comes from its `issuer`'s discovered metadata (providers.discovery)."""
         template = self.oauth.get(name)
+        if not template and self.oauth.get("issuer"):
+            from providers.discovery import endpoint
+
+            return endpoint(self.oauth["issuer"], name)
         return self.render(template) if template else None
 
     def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:
