@@ -1,8 +1,6 @@
 """Shared provider rate budgets (providers.budget): learnt from X-RateLimit-* and Retry-After (clamped, absurd values
 ignored), configurable per provider, shared by every caller of one (provider, connection) through Redis."""
 
-
-
 import email.utils
 import time
 
