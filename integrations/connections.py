@@ -716,6 +716,12 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            on_response=lambda response: budgets.learn(
+                provider=integration.provider,
+                connection_id=connection.pk,
+                status=response.status_code,
+                headers=response.headers,
+            ),
         )
         metadata = client.after_token_refresh(token)
     except oauth.OAuthFlowError as exc:

@@ -119,14 +119,17 @@ def authorization_request(
     return AuthorizationRequest(url=url, code_verifier=verifier)
 
 
-def _session(client_id: str) -> tuple[OAuth2Session, dict[str, int]]:
-    """A session whose token responses are checked for a 5xx before oauthlib parses them."""
+def _session(client_id: str, on_response=None) -> tuple[OAuth2Session, dict[str, int]]:
+    """A session whose token responses are checked for a 5xx or a 429 (both transient: `token_endpoint_error`) before
+    oauthlib parses them; `on_response(response)` sees every answer first (the rate budget learns from it)."""
     session = configure_session(OAuth2Session(client_id, redirect_uri=redirect_uri()))
     seen: dict[str, int] = {}
 
     def check(response: requests.Response) -> requests.Response:
         seen["status"] = response.status_code
-        if response.status_code >= 500:
+        if on_response is not None:
+            on_response(response)
+        if response.status_code >= 500 or response.status_code == 429:
             raise _TokenEndpointFailed(response.status_code)
         return response
 
@@ -171,10 +174,11 @@ def refresh_tokens(
     client_secret: str,
     refresh_token: str,
     token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+    on_response=None,
 ) -> dict[str, Any]:
     """grant_type=refresh_token at the token endpoint. A refresh token the provider does not resend is kept in the
-    answer (requests-oauthlib copies the old one in)."""
-    session, seen = _session(client_id)
+    answer (requests-oauthlib copies the old one in). `on_response(response)` sees the raw answer first."""
+    session, seen = _session(client_id, on_response)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
     with allow_http_for(token_url):
         return _call(

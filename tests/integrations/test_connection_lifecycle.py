@@ -210,3 +210,25 @@ def test_a_disconnected_connection_needs_a_reconnect(admin_client, oauth_clients
     body = admin_client.get(f"/api/v1/integrations/{integration.pk}/connection").json()
 
     assert body["status"] == "revoked" and body["needsReconnect"] is True and body["reconnectReason"] == "disconnected"
+
+
+@responses.activate
+def test_a_429_of_the_token_endpoint_is_transient_and_spends_the_connections_budget(
+    admin_client, oauth_clients, emitted
+):
+    from providers.budget import ProviderRateLimited
+
+    integration = google(admin_client.tenant, giveUpAfterHours=1)
+    connection = _age(
+        oauth_connection(integration), refresh_failures=3, refresh_failing_since=timezone.now() - timedelta(days=1)
+    )
+    responses.post(GOOGLE_TOKEN_URL, status=429, headers={"Retry-After": "20"}, json={"error": "rate_limit_exceeded"})
+
+    with pytest.raises(ConnectionFailed):
+        refresh_connection(connection=connection)
+    with pytest.raises(ProviderRateLimited):  # the next refresh waits for the budget: no token request
+        refresh_connection(connection=connection)
+
+    assert len(responses.calls) == 1
+    after = Connection.objects.get(pk=connection.pk)
+    assert after.status == "active" and after.refresh_failures == 3
