@@ -219,3 +219,18 @@ def test_oauth_provider_needs_an_issuer_or_both_urls(super_admin_client, db):
     )
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert {"oauthConfig.authorizationUrl", "oauthConfig.tokenUrl"} <= set(error["details"])
+
+
+def test_a_day_old_copy_is_used_while_the_server_is_unreachable(super_admin_client, admin_client, loopback_providers):
+    server = _server().start()
+    integration = _integration(super_admin_client, admin_client, server.issuer)
+    assert _start(admin_client, integration).status_code == 200
+    server.stop()
+    cache.delete(discovery._cache_key(server.issuer, "fresh"))
+
+    started = _start(admin_client, integration)
+
+    assert started.status_code == 200 and started.json()["authorizationUrl"].startswith(f"{server.issuer}/authorize")
+    cache.delete(discovery._cache_key(server.issuer, "stale"))
+    error = assert_error(_start(admin_client, integration), 502, "OAUTH_DISCOVERY_FAILED")
+    assert error["details"]["problem"] == "unreachable"

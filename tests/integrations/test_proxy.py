@@ -312,3 +312,21 @@ def test_the_proxy_is_in_the_openapi_schema(admin_client):
     schema = admin_client.get("/api/schema/?format=json").json()
     operations = schema["paths"]["/api/v1/integrations/{id}/proxy/{path}"]
     assert {"get", "post", "put", "patch", "delete"} <= set(operations)
+
+
+def test_a_redirect_of_the_provider_is_passed_back_not_followed(admin_client, receiver, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    receiver.script("/api/moved", Reply(status=302, body=b"", headers={"Location": receiver.url("/internal/secret")}))
+    integration = make_integration(admin_client.tenant, "custom_api", config={"baseUrl": receiver.url("/api")})
+    Connection.objects.create(
+        tenant=integration.tenant,
+        integration=integration,
+        auth_type="api_key",
+        status="active",
+        credentials={"apiKey": "key-123456789"},
+    )
+
+    response = admin_client.get(proxy_url(integration, "moved"))
+
+    assert response.status_code == 302 and response["Location"].endswith("/internal/secret")
+    assert [r.path for r in receiver.received()] == ["/api/moved"]
