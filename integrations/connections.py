@@ -44,6 +44,7 @@ from integrations.models import (
     ReconnectReason,
 )
 from providers import budget as budgets
+from providers import discovery
 from providers.clients.base import CheckKind, CheckResult, ProviderClient
 from providers.http import redact
 from providers.registry import client_class, get_system_client
@@ -329,8 +330,6 @@ def authorization_response_issuer_problem(provider, iss: str | None, *, required
     Applies to providers configured with an `issuer` (discovery): a given `iss` must equal it exactly; a missing one
     is refused when `required` and the issuer's metadata says `authorization_response_iss_parameter_supported`.
     """
-    from providers.discovery import DiscoveryFailed, issuer_parameter_supported
-
     issuer = (provider.oauth_config or {}).get("issuer") if isinstance(provider.oauth_config, dict) else None
     if not issuer:
         return ""
@@ -339,8 +338,8 @@ def authorization_response_issuer_problem(provider, iss: str | None, *, required
     if not required:
         return ""
     try:
-        supported = issuer_parameter_supported(issuer)
-    except DiscoveryFailed:
+        supported = discovery.issuer_parameter_supported(issuer)
+    except discovery.DiscoveryFailed:
         supported = False
     return "The authorization server sends iss but this response has none; nothing was stored." if supported else ""
 

@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError, ValidationFailed
 from integrations.activity import log_activity
-from integrations.connections import _client, connection_for_caller, refresh_connection, refresh_margin_seconds
+from integrations.connections import connection_for_caller, refresh_connection, refresh_margin_seconds
 from integrations.models import ConnectionStatus, Integration
 from providers.http import ProviderUnreachable, provider_request
+from providers.registry import client_class
 from webhooks.destinations import read_limited
 
 logger = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ def proxy_call(
         if connection.is_oauth and connection.refresh_token and _expires_soon(connection):
             connection = refresh_connection(connection=connection, reason="proxy")
             connection.integration = integration
-    client = _client(integration, connection)
+    client = client_class(provider.key)(integration, connection=connection)
     url = _target(client.base_url(), relative)
     forwarded = forwarded_headers(headers)
     if not body:

@@ -16,6 +16,7 @@ raised instead, so a stalled provider never ties up a web worker or a Celery wor
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import math
 import time
@@ -101,10 +102,24 @@ def _number(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def retry_after_from_header(value: str | None, *, now: float | None = None) -> float | None:
+    """A `Retry-After` value in seconds from now (may be negative for a past date); None when unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return when.timestamp() - (now or time.time())
+
+
 def wait_from_headers(headers, *, status: int, now: float | None = None) -> float | None:
     """The wait a provider's answer asks for (seconds), or None when it asks none or the value is unusable."""
-    from providers.http import retry_after_from_header
-
     now = now or time.time()
     wait = None
     if status in (429, 503):

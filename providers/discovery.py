@@ -27,6 +27,7 @@ from django.core.cache import cache
 
 from config.errors import ConnectionFailed
 from providers.catalog_loader import host_in_networks
+from providers.http import ProviderUnreachable, provider_request
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ def _check_document(issuer: str, url: str, document: Any) -> dict[str, Any]:
 
 
 def _fetch(issuer: str) -> dict[str, Any]:
-    from providers.http import ProviderUnreachable, provider_request
-
     tried = []
     transient = False
     for url in metadata_urls(issuer):

@@ -26,7 +26,6 @@ The response is returned whatever its status; the caller interprets it. Network 
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import re
@@ -41,6 +40,8 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from config.errors import ConnectionFailed, ValidationFailed
+from providers import budget as budgets
+from providers.budget import retry_after_from_header
 from webhooks.destinations import UnsafeDestination, check_url, find_unsafe_destination, safe_session
 
 logger = logging.getLogger(__name__)
@@ -148,22 +149,6 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return None if value is None else max(0.0, value)
 
 
-def retry_after_from_header(value: str | None, *, now: float | None = None) -> float | None:
-    """A `Retry-After` value in seconds from now (may be negative for a past date); None when unreadable."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return when.timestamp() - (now or time.time())
-
-
 def _backoff(attempt: int) -> float:
     base = float(getattr(settings, "PROVIDER_HTTP_BACKOFF_SECONDS", 0.5))
     return base * (2**attempt) * (1 + random.random() * 0.25)
@@ -190,11 +175,10 @@ def provider_request(
     log_activity: bool = True,
     secrets: Iterable[str] = (),
     stream: bool = False,
-    budget: bool = True,
 ) -> requests.Response:
     """Send one request to a third party (see the module docstring). `authenticate(connection)` is called before
     every attempt, so a retry after a token refresh carries the new token. With an integration, the call draws
-    from the (provider, connection) rate budget first (`budget=False`: a caller that already did)."""
+    from the (provider, connection) rate budget first and feeds what the answer says back into it."""
     method = method.upper()
     may_retry_5xx = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
     known_secrets = set(secrets)
@@ -206,9 +190,7 @@ def provider_request(
             raise UnsafeBaseUrl(f"The API base URL is not allowed: {redact(str(exc), known_secrets)}.")
     budget_provider = getattr(integration, "provider", None) if integration is not None else None
     budget_connection = getattr(connection, "pk", None)
-    if budget and budget_provider is not None:
-        from providers import budget as budgets
-
+    if budget_provider is not None:
         budgets.acquire(provider=budget_provider, connection_id=budget_connection)
 
     started = time.monotonic()
@@ -257,8 +239,6 @@ def provider_request(
 
         status = response.status_code
         if budget_provider is not None:
-            from providers import budget as budgets
-
             budgets.learn(
                 provider=budget_provider, connection_id=budget_connection, status=status, headers=response.headers
             )

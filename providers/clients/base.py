@@ -24,6 +24,7 @@ import requests
 from django.utils import timezone
 
 from config.errors import ConnectionFailed, ValidationFailed
+from providers import discovery
 from providers.budget import ProviderRateLimited
 from providers.catalog_loader import MissingPlaceholder, placeholders, render_template
 from providers.http import ProviderUnreachable, RequestAuth, UnsafeBaseUrl, provider_request, redact
@@ -385,9 +386,7 @@ class ProviderClient:
         one the entry leaves out comes from its `issuer`'s discovered metadata (providers.discovery)."""
         template = self.oauth.get(name)
         if not template and self.oauth.get("issuer"):
-            from providers.discovery import endpoint
-
-            return endpoint(self.oauth["issuer"], name)
+            return discovery.endpoint(self.oauth["issuer"], name)
         return self.render(template) if template else None
 
     def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:
