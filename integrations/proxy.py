@@ -33,7 +33,7 @@ from config.errors import Conflict, DomainError, ValidationFailed
 from integrations.activity import log_activity
 from integrations.connections import connection_for_caller, refresh_connection, refresh_margin_seconds
 from integrations.models import ConnectionStatus, Integration
-from providers.http import ProviderUnreachable, provider_request
+from providers.http import ProviderUnreachable, provider_request, redact
 from providers.registry import client_class
 from webhooks.destinations import read_limited
 
@@ -208,7 +208,7 @@ def proxy_call(
         outcome = outcome if outcome != "error" else exc.code.lower()
         raise
     finally:
-        _record(integration, method, relative, status, started, outcome)
+        _record(integration, method, redact(relative, client.secrets()), status, started, outcome)
 
 
 def _expires_soon(connection) -> bool:

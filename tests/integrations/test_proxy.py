@@ -330,3 +330,16 @@ def test_a_redirect_of_the_provider_is_passed_back_not_followed(admin_client, re
 
     assert response.status_code == 302 and response["Location"].endswith("/internal/secret")
     assert [r.path for r in receiver.received()] == ["/api/moved"]
+
+
+@responses.activate
+def test_a_body_above_djangos_upload_limit_but_under_ours_passes_through(admin_client):
+    integration = stripe(admin_client)
+    responses.post("https://api.stripe.com/v1/files", json={"id": "file_1", "object": "file"})
+    payload = b"%PDF-1.7 " + b"x" * (3 * 1024 * 1024)
+
+    response = admin_client.post(proxy_url(integration, "v1/files"), payload, content_type="application/pdf")
+
+    assert response.status_code == 200, response.content[:300]
+    assert responses.calls[0].request.body == payload
+    assert responses.calls[0].request.headers["Content-Type"] == "application/pdf"
