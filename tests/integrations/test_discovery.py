@@ -234,3 +234,44 @@ def test_a_day_old_copy_is_used_while_the_server_is_unreachable(super_admin_clie
     cache.delete(discovery._cache_key(server.issuer, "stale"))
     error = assert_error(_start(admin_client, integration), 502, "OAUTH_DISCOVERY_FAILED")
     assert error["details"]["problem"] == "unreachable"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_refreshes_leave_one_live_refresh_token_at_the_server(
+    super_admin_client, admin_client, auth_server
+):
+    import threading
+
+    from django.db import connection as db_connection
+
+    integration = _integration(super_admin_client, admin_client, auth_server.issuer)
+    landed = admin_client.get(
+        "/api/v1/oauth/callback", _authorize(_start(admin_client, integration).json()["authorizationUrl"])
+    )
+    assert "status=success" in landed["Location"]
+    connection = Connection.objects.get(integration=integration, user=None)
+    start, results, errors = threading.Barrier(10), [], []
+
+    def worker():
+        try:
+            stale = Connection.objects.get(pk=connection.pk)
+            start.wait()
+            results.append(refresh_connection(connection=stale, reason="concurrency-test"))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == [] and len(results) == 10
+    refreshes = [r for r in auth_server.token_requests if r["grant_type"] == "refresh_token"]
+    assert len(refreshes) == 1
+    final = Connection.objects.get(pk=connection.pk)
+    assert list(auth_server.refresh_tokens) == [final.refresh_token]  # the one live token is the stored one
+    assert {r.access_token for r in results} == {final.access_token}
