@@ -343,3 +343,18 @@ def test_a_body_above_djangos_upload_limit_but_under_ours_passes_through(admin_c
     assert response.status_code == 200, response.content[:300]
     assert responses.calls[0].request.body == payload
     assert responses.calls[0].request.headers["Content-Type"] == "application/pdf"
+
+
+@responses.activate
+def test_head_and_delete_are_forwarded(admin_client):
+    integration = stripe(admin_client)
+    responses.head("https://api.stripe.com/v1/customers/cus_1", headers={"Stripe-Should-Retry": "false"})
+    responses.delete("https://api.stripe.com/v1/customers/cus_1", json={"id": "cus_1", "deleted": True})
+
+    head = admin_client.head(proxy_url(integration, "v1/customers/cus_1"))
+    deleted = admin_client.delete(proxy_url(integration, "v1/customers/cus_1"))
+
+    assert head.status_code == 200 and head.content == b"" and head["Stripe-Should-Retry"] == "false"
+    assert deleted.status_code == 200 and json.loads(deleted.content) == {"id": "cus_1", "deleted": True}
+    assert [c.request.method for c in responses.calls] == ["HEAD", "DELETE"]
+    assert all(c.request.headers["Authorization"] == f"Bearer {STRIPE_KEY}" for c in responses.calls)
