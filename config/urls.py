@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import MeView, TokenRefreshView, TokenView
+from accounts.views import LogoutView, MeView, PasswordChangeView, TokenRefreshView, TokenView
 from config.api import django_error_view
 from config.health import healthz, readyz
 
@@ -10,6 +10,8 @@ api_v1 = [
     path("auth/token", TokenView.as_view(), name="auth-token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/me", MeView.as_view(), name="auth-me"),
+    path("auth/logout", LogoutView.as_view(), name="auth-logout"),
+    path("auth/password", PasswordChangeView.as_view(), name="auth-password"),
 ]
 
 # Each module below declares full paths ("api/v1/…", "metrics"); more specific modules come first.

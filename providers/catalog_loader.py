@@ -22,6 +22,17 @@ Placeholders
   ``configSchema`` or ``credentialSchema``), or, for ``authType == "oauth2"`` only, from a value learnt while
   connecting, listed in :data:`CONNECTION_DERIVED_PLACEHOLDERS` (e.g. Salesforce ``instanceUrl``).
 
+Learnt values come only from what the provider answered while connecting (the connection's metadata), never from
+a tenant's config or credentials, so an oauth2 entry's schemas may not define a property of that name. A learnt
+value that holds a URL (:data:`CONNECTION_DERIVED_URL_PLACEHOLDERS`) must be https on a host under one of the
+domains the entry lists in ``oauthConfig.learntUrlDomains`` (:func:`learnt_url_problem`); an entry that uses one must
+list them. See docs/security.md (SSRF policy).
+
+OAuth client credentials are read from environment variables the entry names: ``clientIdEnv`` must end in
+``_CLIENT_ID`` and ``clientSecretEnv`` in ``_CLIENT_SECRET`` (:func:`oauth_env_name_problem`), so no entry can
+name a server secret such as ``SECRET_KEY`` or ``DATABASE_URL``. Either may be left out when the super admin stores
+``clientId`` / ``clientSecret`` in the provider's settings instead.
+
 :func:`render_template` fills them in.
 """
 
@@ -42,11 +53,14 @@ from jsonschema.exceptions import SchemaError, ValidationError
 __all__ = [
     "CATALOG_DIR",
     "CONNECTION_DERIVED_PLACEHOLDERS",
+    "CONNECTION_DERIVED_URL_PLACEHOLDERS",
     "PROVIDER_ENTRY_SCHEMA",
     "CatalogError",
     "MissingPlaceholder",
     "complete_entry",
+    "learnt_url_problem",
     "load_catalog",
+    "oauth_env_name_problem",
     "placeholders",
     "render_template",
     "validate_entry",
@@ -62,6 +76,12 @@ CONNECTION_DERIVED_PLACEHOLDERS: dict[str, str] = {
     "baseUri": "DocuSign: `accounts[].base_uri` of GET https://account.docusign.com/oauth/userinfo after the exchange",
     "accountId": "DocuSign: `accounts[].account_id` of the same userinfo response (the default account)",
 }
+
+#: The learnt values that hold a base URL (https://host): checked with :func:`learnt_url_problem` wherever used.
+CONNECTION_DERIVED_URL_PLACEHOLDERS = frozenset({"instanceUrl", "baseUri"})
+
+#: What the environment variable names of an OAuth client must end with (see :func:`oauth_env_name_problem`).
+OAUTH_ENV_SUFFIXES = {"clientIdEnv": "_CLIENT_ID", "clientSecretEnv": "_CLIENT_SECRET"}
 
 PLACEHOLDER_RE = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
 
@@ -104,6 +124,7 @@ HTTP_CHECKED_URLS = (
 )
 _SNAKE = r"^[a-z][a-z0-9_]*$"
 _ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+_DOMAIN = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 _url = {"type": "string", "pattern": URL_PATTERN}
 _nullable_url = {"type": ["string", "null"], "pattern": URL_PATTERN}
@@ -202,6 +223,13 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
                 "refreshMarginSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
                 "keepAliveHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
                 "giveUpAfterHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
+                # Domains (e.g. "salesforce.com") a URL learnt while connecting must be on or under.
+                "learntUrlDomains": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"type": "string", "pattern": _DOMAIN},
+                },
             },
         },
         "apiKeyPlacement": {
@@ -393,6 +421,52 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER_RE.sub(fill, template)
 
 
+def oauth_env_name_problem(key: str, value: Any) -> str | None:
+    """Why `value` cannot be `oauthConfig.<key>` (``clientIdEnv`` / ``clientSecretEnv``), None when it can.
+
+    The value names an environment variable read for the OAuth client; only names ending in ``_CLIENT_ID`` /
+    ``_CLIENT_SECRET`` are allowed, so a provider entry (which a super admin may edit) cannot make the server send
+    ``SECRET_KEY``, ``ENCRYPTION_KEYS`` or ``DATABASE_URL`` to a URL of its choosing.
+    """
+    suffix = OAUTH_ENV_SUFFIXES[key]
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", value) or not value.endswith(suffix):
+        return f"must be the name of an environment variable ending in {suffix} (e.g. ACME{suffix})"
+    return None
+
+
+def learnt_url_problem(value: Any, domains: list[str] | tuple[str, ...] | None) -> str | None:
+    """Why `value` cannot be a learnt base URL (Salesforce's instance_url, DocuSign's base_uri), None when it can.
+
+    It must be ``https://host`` (a trailing ``/`` allowed), with no credentials, port, path, query or fragment, and
+    its host must equal one of `domains` or end in ``.<domain>``. Applied when the provider's answer is stored and
+    again before every request that uses it.
+    """
+    allowed = [str(d).lower().strip(".") for d in (domains or []) if d]
+    where = " or ".join(f"*.{d}" for d in allowed) or "the provider's domains (the catalog lists none)"
+    problem = f"must be an https URL on {where}"
+    if not isinstance(value, str) or not allowed or any(ord(c) <= 0x20 or c == "\\" for c in value):
+        return problem
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return problem
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme != "https"
+        or not host
+        or "@" in parts.netloc
+        or port is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        return problem
+    if not any(host == domain or host.endswith("." + domain) for domain in allowed):
+        return problem
+    return None
+
+
 def _required_props(schema: Mapping[str, Any] | None) -> set[str]:
     if not schema:
         return set()
@@ -421,6 +495,17 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
     for field in ("authorizationUrl", "tokenUrl", "revocationUrl"):
         for name in sorted(placeholders(oauth.get(field)) - config):
             problems.append(f"oauthConfig.{field}: placeholder {{{name}}} is not a required property of configSchema")
+
+    if derived:
+        # A learnt value is filled from the connection's metadata only: a tenant-typed property of the same name
+        # would suggest otherwise (and once let a tenant aim API calls anywhere).
+        for field in ("configSchema", "credentialSchema"):
+            for name in sorted(set((entry.get(field) or {}).get("properties") or {}) & derived):
+                problems.append(f"{field}.properties.{name}: {name} is learnt while connecting and cannot be typed in")
+        used = set().union(*(placeholders(t) for t in request_fields.values()))
+        if used & CONNECTION_DERIVED_URL_PLACEHOLDERS and not oauth.get("learntUrlDomains"):
+            names = ", ".join(f"{{{n}}}" for n in sorted(used & CONNECTION_DERIVED_URL_PLACEHOLDERS))
+            problems.append(f"oauthConfig.learntUrlDomains: required when apiBaseUrl uses {names}")
     return problems
 
 
@@ -552,7 +637,11 @@ def _oauth_problems(entry: Mapping[str, Any], stored_client: Iterable[str]) -> l
                 problems.append(f"oauthConfig.{name}: required unless oauthConfig.issuer is given (discovery)")
     stored = set(stored_client or ())
     for env_key, client_key in (("clientIdEnv", "clientId"), ("clientSecretEnv", "clientSecret")):
-        if not oauth.get(env_key) and client_key not in stored:
+        if env_key in oauth:  # optional, but when given only a *_CLIENT_ID / *_CLIENT_SECRET name (os.environ)
+            problem = oauth_env_name_problem(env_key, oauth[env_key])
+            if problem:
+                problems.append(f"oauthConfig.{env_key}: {problem}")
+        elif client_key not in stored:
             problems.append(f"oauthConfig.{env_key}: required unless oauthConfig.{client_key} is given")
     return problems
 

@@ -16,9 +16,11 @@ What every call gets, whoever makes it:
   duration, attempts) when an integration is given;
 - secrets redacted: no header, query string or known secret value reaches a log line, an activity entry or an
   error message;
-- tenant-supplied base URLs (`ssrf_guard=True`, e.g. custom_api's `{baseUrl}`) are checked with
-  `webhooks.destinations.check_url` and sent through its connection-time guarded session (the auth proxy always
-  is; `extra_allowed_networks` adds `PROVIDER_ALLOWED_NETWORKS` for hosts the catalog itself names).
+- a host that comes from a placeholder (`ssrf_guard=True`: custom_api's `{baseUrl}`, Zendesk's `{subdomain}`,
+  Salesforce's learnt `{instanceUrl}`) is checked with `webhooks.destinations.check_url` (resolving the name first
+  unless `resolve_host=False`) and sent through its connection-time guarded session, which follows no redirect
+  (the auth proxy always is; `extra_allowed_networks` adds `PROVIDER_ALLOWED_NETWORKS` for hosts the catalog itself
+  names).
 
 The response is returned whatever its status; the caller interprets it. Network failures raise `ProviderUnreachable`
 (a 502 CONNECTION_FAILED), a refused destination raises `UnsafeBaseUrl` (a 400 VALIDATION_ERROR).
@@ -172,6 +174,7 @@ def provider_request(
     refresh_on_401: bool = True,
     ssrf_guard: bool = False,
     extra_allowed_networks: Iterable[str] = (),
+    resolve_host: bool = True,
     log_activity: bool = True,
     secrets: Iterable[str] = (),
     stream: bool = False,
@@ -185,7 +188,7 @@ def provider_request(
     networks = guarded_networks(extra_allowed_networks) if ssrf_guard else ()
     if ssrf_guard:
         try:
-            check_url(url, allowed_networks=list(networks))
+            check_url(url, allowed_networks=list(networks), resolve=resolve_host)
         except UnsafeDestination as exc:
             raise UnsafeBaseUrl(f"The API base URL is not allowed: {redact(str(exc), known_secrets)}.")
     budget_provider = getattr(integration, "provider", None) if integration is not None else None

@@ -13,7 +13,14 @@ from integrations.connections import refresh_connection
 from integrations.models import ActivityLog, Connection, OAuthState
 from providers import discovery
 from tests.helpers import assert_error
-from tests.integrations.connection_support import RETURN_URL, emitted, event_names, no_backoff_sleep  # noqa: F401
+from tests.integrations.connection_support import (  # noqa: F401
+    RETURN_URL,
+    emitted,
+    event_names,
+    finish_oauth,
+    no_backoff_sleep,
+    query_of,
+)
 from tests.integrations.factories import IntegrationFactory
 from tests.integrations.local_auth_server import LocalAuthServer
 
@@ -66,12 +73,30 @@ def _start(admin_client, integration):
 
 def _authorize(authorization_url: str) -> dict[str, str]:
     """What a browser does at the authorization server: follow the URL, get the redirect back to us."""
-    from tests.integrations.connection_support import query_of
-
     answer = requests.get(authorization_url, allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text
     assert answer.headers["Location"].startswith(REDIRECT_URI)
     return query_of(answer.headers["Location"])
+
+
+def _land(client, callback: dict[str, str]) -> dict[str, str]:
+    """The browser arrives at the public callback, which stores nothing and 302s to the return URL: its query."""
+    landed = client.get("/api/v1/oauth/callback", callback)
+    assert landed.status_code == 302, landed.content
+    return query_of(landed["Location"])
+
+
+def _complete(client, integration, back: dict[str, str]):
+    """The front-end of the user who started the flow posts what the return URL received (code, state and iss)."""
+    body = {k: back[k] for k in ("code", "state", "iss") if k in back}
+    return client.post(f"/api/v1/integrations/{integration.pk}/oauth/callback", body, format="json")
+
+
+def _connect(client, integration, auth_server) -> None:
+    back = _land(client, _authorize(_start(client, integration).json()["authorizationUrl"]))
+    assert back.get("iss") == auth_server.issuer and "error" not in back, back
+    finished = _complete(client, integration, back)
+    assert finished.status_code == 200 and finished.json()["success"] is True, finished.content
 
 
 def test_sparse_oauth_provider_connects_and_refreshes_against_a_real_server(
@@ -85,9 +110,13 @@ def test_sparse_oauth_provider_connects_and_refreshes_against_a_real_server(
     assert url.startswith(f"{auth_server.issuer}/authorize?")
     callback = _authorize(url)
     assert callback["iss"] == auth_server.issuer
-    landed = admin_client.get("/api/v1/oauth/callback", callback)
+    back = _land(admin_client, callback)
 
-    assert landed.status_code == 302 and "status=success" in landed["Location"], landed["Location"]
+    # The callback checked state and iss, passed them on with the code, and stored and spent nothing.
+    assert back["code"] == callback["code"] and back["iss"] == auth_server.issuer, back
+    assert not Connection.objects.filter(integration=integration).exists() and auth_server.token_requests == []
+    finished = _complete(admin_client, integration, back)
+    assert finished.status_code == 200 and finished.json()["success"] is True, finished.content
     connection = Connection.objects.get(integration=integration, user=None)
     assert connection.status == "active" and connection.access_token.startswith("at-")
     exchange = auth_server.token_requests[0]
@@ -113,10 +142,7 @@ def test_sparse_oauth_provider_connects_and_refreshes_against_a_real_server(
     assert view["needsReconnect"] is True and view["reconnectReason"] == "refresh_token_revoked"
 
     # Reconnecting keeps the connection id and emits connection_recovered.
-    landed = admin_client.get(
-        "/api/v1/oauth/callback", _authorize(_start(admin_client, integration).json()["authorizationUrl"])
-    )
-    assert "status=success" in landed["Location"]
+    _connect(admin_client, integration, auth_server)
     again = Connection.objects.get(integration=integration, user=None)
     assert again.pk == connection.pk and again.status == "active" and again.reconnect_reason is None
     assert event_names(emitted)[-1] == "integration.connection_recovered"
@@ -190,11 +216,27 @@ def test_callback_refuses_a_wrong_or_missing_iss_when_the_server_advertises_it(
     else:
         callback["iss"] = iss
 
-    landed = admin_client.get("/api/v1/oauth/callback", callback)
+    back = _land(admin_client, callback)
 
-    assert landed.status_code == 302 and "error=invalid_issuer" in landed["Location"]
+    assert back["error"] == "invalid_issuer" and "code" not in back and "iss" not in back  # the code is not passed on
+    assert ActivityLog.objects.filter(integration=integration, details__error="invalid_issuer").exists()
+    # The refusal is final: even the user who started the flow cannot complete it with the code.
+    late = finish_oauth(admin_client, integration, callback["code"], callback["state"])
+    assert late.status_code == 400 and late.json()["error"] == "state_already_used"
     assert not Connection.objects.filter(integration=integration).exists()
     assert not [r for r in auth_server.token_requests if r["grant_type"] == "authorization_code"]  # code not spent
+
+
+def test_completion_refuses_an_iss_naming_another_server(super_admin_client, admin_client, auth_server):
+    """The front-end passes on the `iss` it received; one that was tampered with on the way is refused again."""
+    integration = _integration(super_admin_client, admin_client, auth_server.issuer)
+    back = _land(admin_client, _authorize(_start(admin_client, integration).json()["authorizationUrl"]))
+
+    refused = _complete(admin_client, integration, {**back, "iss": "https://attacker.example"})
+
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_issuer"
+    assert not Connection.objects.filter(integration=integration).exists()
+    assert not [r for r in auth_server.token_requests if r["grant_type"] == "authorization_code"]
 
 
 def test_an_http_issuer_outside_the_allowed_networks_is_refused(super_admin_client, db):
@@ -246,10 +288,7 @@ def test_ten_concurrent_refreshes_leave_one_live_refresh_token_at_the_server(
     from django.db import connection as db_connection
 
     integration = _integration(super_admin_client, admin_client, auth_server.issuer)
-    landed = admin_client.get(
-        "/api/v1/oauth/callback", _authorize(_start(admin_client, integration).json()["authorizationUrl"])
-    )
-    assert "status=success" in landed["Location"]
+    _connect(admin_client, integration, auth_server)
     connection = Connection.objects.get(integration=integration, user=None)
     start, results, errors = threading.Barrier(10), [], []
 

@@ -11,7 +11,15 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent, WebhookStatus
+from webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Webhook,
+    WebhookEvent,
+    WebhookRecovery,
+    WebhookStatus,
+)
 
 RECENT_DELIVERIES = 20
 
@@ -58,6 +66,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "failing_since",
         "disabled_at",
         "disabled_reason",
+        "signature_scheme",  # chosen at creation: its keys are made by webhooks.services
         "created_at",
         "updated_at",
     )
@@ -89,6 +98,11 @@ class WebhookAdmin(admin.ModelAdmin):
     def rotate_secret(self, request, queryset):
         for webhook in queryset:
             secret = services.webhook_rotate_secret(webhook=webhook)
+            if secret is None:  # v1a: a new ed25519 key pair; the private key is never shown
+                self.message_user(
+                    request, f"New key pair of {webhook.name} (the old one signs for the overlap).", messages.SUCCESS
+                )
+                continue
             self.message_user(
                 request,
                 f"New secret of {webhook.name} (shown once; the old one signs for the overlap period): {secret}",
@@ -150,6 +164,20 @@ class WebhookEventAdmin(admin.ModelAdmin):
     search_fields = ("id", "idempotency_key")
     raw_id_fields = ("tenant",)
     readonly_fields = [f.name for f in WebhookEvent._meta.concrete_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookRecovery)
+class WebhookRecoveryAdmin(admin.ModelAdmin):
+    """Recovery jobs (started through the API): read-only, to follow them."""
+
+    list_display = ("id", "webhook", "status", "total", "done", "since", "until", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("webhook",)
+    raw_id_fields = ("tenant", "webhook", "created_by")
+    readonly_fields = [f.name for f in WebhookRecovery._meta.concrete_fields]
 
     def has_add_permission(self, request):
         return False
