@@ -16,6 +16,8 @@ from providers.registry import get_client
 from tests.e2e.conftest import Reply
 from tests.helpers import assert_error
 from tests.integrations.connection_support import (  # noqa: F401
+    callback_redirect,
+    finish_oauth,
     make_integration,
     no_backoff_sleep,
     oauth_clients,
@@ -134,9 +136,11 @@ def test_a_token_response_with_an_instance_url_elsewhere_is_refused(admin_client
         },
     )
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "c-1", "state": state})
+    back = callback_redirect(admin_client, {"code": "c-1", "state": state})
+    response = finish_oauth(admin_client, integration, back["code"], back["state"])
 
-    assert response.status_code == 302 and "status=success" not in response["Location"]
+    assert response.status_code == 400 and response.json()["error"] == "provider_error", response.content
+    assert len(responses.calls) == 1  # the code was exchanged, the learnt URL refused before anything used it
     assert not Connection.objects.filter(integration=integration, status="active").exists()
 
 
@@ -158,9 +162,10 @@ def test_docusign_userinfo_with_a_base_uri_elsewhere_is_refused(admin_client, oa
         },
     )
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "c-1", "state": state})
+    back = callback_redirect(admin_client, {"code": "c-1", "state": state})
+    response = finish_oauth(admin_client, integration, back["code"], back["state"])
 
-    assert "status=success" not in response["Location"]
+    assert response.status_code == 400 and response.json()["error"] == "provider_error", response.content
     assert not Connection.objects.filter(integration=integration, status="active").exists()
 
 
@@ -247,9 +252,10 @@ def test_a_token_endpoint_whose_host_comes_from_config_goes_through_the_guard(ad
         lambda *a, **k: connected.append(a) or (_ for _ in ()).throw(OSError),
     )
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "c-1", "state": state})
+    back = callback_redirect(admin_client, {"code": "c-1", "state": state})
+    response = finish_oauth(admin_client, integration, back["code"], back["state"])
 
-    assert "status=success" not in response["Location"] and "token_endpoint_refused" in response["Location"]
+    assert response.status_code == 400 and response.json()["error"] == "token_endpoint_refused", response.content
     assert connected == []
 
 
