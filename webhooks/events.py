@@ -370,6 +370,7 @@ _EVENTS = [
         },
         properties=_MESSAGE,
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_DELIVERY_EXHAUSTED,
@@ -389,6 +390,7 @@ _EVENTS = [
         },
         properties=_MESSAGE,
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_ENDPOINT_DISABLED,
@@ -402,6 +404,7 @@ _EVENTS = [
         },
         properties={**_ABOUT, "reason": _S},
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_ENDPOINT_RECOVERED,
@@ -420,6 +423,7 @@ _EVENTS = [
             "failingSince": {"type": ["string", "null"], "format": "date-time"},
         },
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
 ]
 
