@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "InboundEventStatusEnum": "webhooks.models.inbound.InboundEventStatus",
         "WebhookStatusEnum": "webhooks.models.outbound.WebhookStatus",
         "DeliveryStatusEnum": "webhooks.models.outbound.DeliveryStatus",
+        "CircuitStateEnum": "webhooks.models.outbound.CircuitState",
         # outbound webhook options (signature scheme, payload format, recovery jobs)
         "OutboundSignatureSchemeEnum": "webhooks.models.outbound.OutboundSignatureScheme",
         "InboundSignatureSchemeEnum": "webhooks.models.inbound.SignatureScheme",
@@ -360,6 +361,19 @@ WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=100)
 WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=16)
 # Delivery bookkeeping commits without waiting for the WAL flush (PostgreSQL; a DB crash may re-send, same webhook-id).
 WEBHOOK_ASYNC_COMMIT = env.bool("WEBHOOK_ASYNC_COMMIT", default=True)
+# Operational events and flow control (webhooks.flow): webhook.delivery.failing after this many failed attempts in
+# a row; the circuit breaker opens after this many consecutive failures, or when at least MIN_ATTEMPTS attempts in a
+# WINDOW failed at FAILURE_RATE or more, and probes again after COOLDOWN; at most MAX_CONCURRENCY sends in flight
+# per endpoint across all workers (0: no cap).
+WEBHOOK_FAILING_AFTER_ATTEMPTS = env.int("WEBHOOK_FAILING_AFTER_ATTEMPTS", default=4)
+WEBHOOK_BREAKER_FAILURES = env.int("WEBHOOK_BREAKER_FAILURES", default=5)
+WEBHOOK_BREAKER_COOLDOWN_SECONDS = env.float("WEBHOOK_BREAKER_COOLDOWN_SECONDS", default=30.0)
+WEBHOOK_BREAKER_WINDOW_SECONDS = env.float("WEBHOOK_BREAKER_WINDOW_SECONDS", default=60.0)
+WEBHOOK_BREAKER_FAILURE_RATE = env.float("WEBHOOK_BREAKER_FAILURE_RATE", default=0.5)
+WEBHOOK_BREAKER_MIN_ATTEMPTS = env.int("WEBHOOK_BREAKER_MIN_ATTEMPTS", default=20)
+WEBHOOK_ENDPOINT_MAX_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_MAX_CONCURRENCY", default=10)
+# A fan-out task stops waiting for sends still running after this long (a worker thread records them).
+WEBHOOK_STRAGGLER_SECONDS = env.float("WEBHOOK_STRAGGLER_SECONDS", default=2.0)
 
 # --- Celery --------------------------------------------------------------------------------------------------------
 if REDIS_URL:

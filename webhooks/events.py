@@ -109,19 +109,21 @@ _INTEGRATION_PROPS = {
     "connectionId": _ID,
     "changedFields": _STRINGS,
 }
-_OPERATIONAL = {
+# The operational events' data (what webhooks.services sends): the subscription they are about, then per type
+# the message (failing, exhausted), the reason (disabled) or the failure run that ended (recovered).
+_ABOUT = {
     "subscriptionId": {**_ID, "description": "The subscription (webhook) this event is about."},
     "name": _S,
     "url": _S,
-    "reason": _S,
+}
+_MESSAGE = {
+    **_ABOUT,
     "deliveryId": _ID,
     "eventId": _ID,
     "event": _S,
-    "attempts": _INT,
-    "lastResponseStatus": {"type": ["integer", "null"]},
-    "lastError": _STR_OR_NULL,
-    "failingSince": {"type": ["string", "null"], "format": "date-time"},
-    "failedAttempts": _INT,
+    "attempts": {**_INT, "description": "Attempts made so far, this one included."},
+    "responseStatus": {"type": ["integer", "null"], "description": "The last attempt's HTTP status (null: none)."},
+    "error": {**_STR_OR_NULL, "description": "Why the last attempt failed."},
 }
 
 
@@ -333,14 +335,16 @@ _EVENTS = [
     ),
     EventType(
         WEBHOOK_DISABLED,
-        "A webhook subscription was disabled after persistent delivery failures (or a 410 Gone).",
+        "The older name of webhook.endpoint.disabled, still sent (with webhookId) to the subscriptions that ask "
+        "for it: a subscription to webhook.* receives both.",
         {
-            "webhookId": "f0e1d2c3-b4a5-4968-8776-655443322110",
+            "webhookId": _SUBSCRIPTION,
+            "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
             "url": "https://example.com/webhooks/applications",
             "reason": "Every delivery failed for 24 hours (10 failures).",
         },
-        properties={"webhookId": _ID, "name": _S, "url": _S, "reason": _S},
+        properties={"webhookId": _ID, **_ABOUT, "reason": _S},
     ),
     EventType(
         WEBHOOK_TEST,
@@ -351,7 +355,8 @@ _EVENTS = [
     # The webhook system's operational events: about one subscription (data.subscriptionId), never sent to it.
     EventType(
         WEBHOOK_DELIVERY_FAILING,
-        "A message to a subscription failed WEBHOOK_FAILING_AFTER_ATTEMPTS attempts in a row and is still retrying.",
+        "A message to a subscription failed WEBHOOK_FAILING_AFTER_ATTEMPTS attempts in a row (it is still retried "
+        "while it has attempts left). Sent to the tenant's other subscriptions, never to the one it is about.",
         {
             "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
@@ -360,15 +365,18 @@ _EVENTS = [
             "eventId": _EVENT,
             "event": "application.created",
             "attempts": 4,
-            "lastResponseStatus": 503,
-            "lastError": "HTTP 503 Service Unavailable",
+            "responseStatus": 503,
+            "error": "HTTP 503",
         },
-        properties=_OPERATIONAL,
+        properties=_MESSAGE,
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_DELIVERY_EXHAUSTED,
-        "A message to a subscription used all its retry attempts and will not be sent again (unless recovered).",
+        "A message to a subscription failed for good: its retries are exhausted or the receiver's answer is not "
+        "retried (it is sent again only if recovered). Sent to the tenant's other subscriptions, never to the one it "
+        "is about.",
         {
             "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
@@ -377,37 +385,45 @@ _EVENTS = [
             "eventId": _EVENT,
             "event": "application.created",
             "attempts": 4,
-            "lastResponseStatus": None,
-            "lastError": "Timed out after 10000 ms",
+            "responseStatus": None,
+            "error": "Timed out after 10000 ms",
         },
-        properties=_OPERATIONAL,
+        properties=_MESSAGE,
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_ENDPOINT_DISABLED,
-        "A subscription was disabled after persistent delivery failures or a 410 Gone (webhook.disabled is the "
-        "older name of this event).",
+        "A subscription was disabled after persistent delivery failures or a 410 Gone; its new messages wait until "
+        "it is enabled again (webhook.disabled is the older name of this event).",
         {
             "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
             "url": "https://example.com/webhooks/applications",
             "reason": "The receiver answered 410 Gone.",
         },
-        properties=_OPERATIONAL,
+        properties={**_ABOUT, "reason": _S},
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
     EventType(
         WEBHOOK_ENDPOINT_RECOVERED,
-        "A subscription that was failing delivered a message successfully again.",
+        "A subscription that was failing (its circuit breaker open, or WEBHOOK_FAILING_AFTER_ATTEMPTS failures in a "
+        "row) accepted a message again.",
         {
             "subscriptionId": _SUBSCRIPTION,
             "name": "Application Events",
             "url": "https://example.com/webhooks/applications",
-            "failingSince": "2025-11-20T14:00:00Z",
             "failedAttempts": 6,
+            "failingSince": "2025-11-20T14:00:00.000Z",
         },
-        properties=_OPERATIONAL,
+        properties={
+            **_ABOUT,
+            "failedAttempts": {**_INT, "description": "Failed attempts in a row before this success."},
+            "failingSince": {"type": ["string", "null"], "format": "date-time"},
+        },
         required=("subscriptionId",),
+        version=2,  # v2: the fields the engine sends (v1 had lastResponseStatus, lastError); v1 data still valid
     ),
 ]
 

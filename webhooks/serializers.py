@@ -9,7 +9,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
-from webhooks.models import Delivery, OutboundSignatureScheme, PayloadFormat, Webhook, WebhookRecovery
+from webhooks.models import (
+    CircuitState,
+    Delivery,
+    OutboundSignatureScheme,
+    PayloadFormat,
+    Webhook,
+    WebhookRecovery,
+)
 
 _STATUS_INPUT = (("active", "active"), ("inactive", "inactive"))
 
@@ -47,6 +54,13 @@ class WebhookWriteSerializer(StrictSerializer):
         required=False,
         help_text="standard: {id, event, timestamp, tenantId, data}. cloudevents: CloudEvents 1.0 structured JSON.",
     )
+    rate_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=10000,
+        required=False,
+        allow_null=True,
+        help_text="Messages per second to this endpoint, across all workers; null for no limit.",
+    )
 
 
 class WebhookUpdateSerializer(WebhookWriteSerializer):
@@ -75,6 +89,20 @@ class WebhookSerializer(serializers.ModelSerializer):
     public_keys = serializers.SerializerMethodField(
         help_text="v1a subscriptions: the live ed25519 public keys, newest first (two during a rotation)."
     )
+    rate_limit = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Messages per second to this endpoint; null for no limit."
+    )
+    circuit_state = serializers.ChoiceField(
+        choices=CircuitState.choices,
+        read_only=True,
+        help_text="The endpoint's circuit breaker: closed (sending), open (messages wait, retry budget untouched, "
+        "until a probe after the cooldown succeeds) or half_open (one probe in flight).",
+    )
+    paused_until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Nothing is sent to the endpoint before this time (breaker open, or the receiver's Retry-After).",
+    )
 
     class Meta:
         model = Webhook
@@ -93,6 +121,9 @@ class WebhookSerializer(serializers.ModelSerializer):
             "payload_format",
             "public_keys",
             "status",
+            "rate_limit",
+            "circuit_state",
+            "paused_until",
             "success_count",
             "failure_count",
             "last_success_at",

@@ -11,6 +11,9 @@ The promises:
 * Every attempt of one event carries the same ``webhook-id``: the event id (equal for all subscriptions, as in
   Svix). Retries, manual retries and replays re-send the SAME delivery row (new attempts), so receivers
   deduplicate on ``webhook-id``.
+* Flow control (webhooks.flow) may hold a message back -- its endpoint's breaker is open, the receiver asked for a
+  pause with Retry-After, or its concurrency cap or rate limit is reached -- without spending its retry attempts;
+  failures are announced to the tenant's other subscriptions as ``webhook.*`` operational events.
 * A subscription that is ``disabled`` (persistent failures, or a 410) still gets its new events recorded as
   ``pending`` deliveries that are not sent; setting it ``active`` again sends them. An ``inactive``
   (user-paused) subscription gets no new deliveries.
@@ -40,12 +43,21 @@ from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ValidationFailed
 from webhooks import delivery as sender
-from webhooks import signing
+from webhooks import flow, signing
 from webhooks.destinations import UnsafeDestination, check_url
 from webhooks.event_types import event_data_validate, known_event_names, pattern_is_valid
-from webhooks.events import WEBHOOK_DISABLED, WEBHOOK_TEST, matches
+from webhooks.events import (
+    WEBHOOK_DELIVERY_EXHAUSTED,
+    WEBHOOK_DELIVERY_FAILING,
+    WEBHOOK_DISABLED,
+    WEBHOOK_ENDPOINT_DISABLED,
+    WEBHOOK_ENDPOINT_RECOVERED,
+    WEBHOOK_TEST,
+    matches,
+)
 from webhooks.filters import filter_matches, filter_validate
 from webhooks.models import (
+    CircuitState,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
@@ -159,9 +171,9 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
         integration_id = str(data.get("integrationId") or data.get("integration_id") or "") or None
         subscriptions = Webhook.objects.filter(
             tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
-        ).values_list("id", "events", "status", "integration_id", "filter")
+        ).values_list("id", "events", "status", "integration_id", "filter", "paused_until")
         deliveries, to_send = [], []
-        for webhook_id, patterns, status, sub_integration, conditions in subscriptions:
+        for webhook_id, patterns, status, sub_integration, conditions, paused_until in subscriptions:
             if webhook_id == exclude_webhook_id or not matches(patterns or [], event):
                 continue
             if sub_integration is not None and integration_id is not None and str(sub_integration) != integration_id:
@@ -170,7 +182,8 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
                 continue
             delivery_id = uuid.uuid4()
             deliveries.append((delivery_id, webhook_id))
-            if status == WebhookStatus.ACTIVE:
+            # an endpoint paused (breaker open, Retry-After) gets its message when its wake-up task resumes it
+            if status == WebhookStatus.ACTIVE and (paused_until is None or paused_until <= now):
                 to_send.append(delivery_id)
         if deliveries:
             _insert_deliveries(deliveries, tenant_id=tenant_id, event_id=event_id, event=event, now=now)
@@ -365,6 +378,13 @@ def _validate_range(name: str, value, low: int, high: int) -> int:
     return value
 
 
+def _validate_rate_limit(value) -> int | None:
+    """Messages per second to this endpoint across all workers, 1 to 10,000; None for no limit."""
+    if value is None:
+        return None
+    return _validate_range("rateLimit", value, 1, 10000)
+
+
 def _integration_for(tenant, integration_id):
     if integration_id in (None, ""):
         return None
@@ -396,6 +416,7 @@ def webhook_create(
     signature_scheme: str = OutboundSignatureScheme.V1,
     filter: Mapping[str, Any] | None = None,
     payload_format: str = PayloadFormat.STANDARD,
+    rate_limit: int | None = None,
     actor=None,
 ) -> tuple[Webhook, str | None]:
     """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given), or None
@@ -417,6 +438,7 @@ def webhook_create(
         filter=filter_validate(filter),
         payload_format=_validate_choice("payloadFormat", payload_format, PayloadFormat),
         status=status,
+        rate_limit=_validate_rate_limit(rate_limit),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     if not webhook.name:
@@ -439,7 +461,12 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
         if not webhook.name:
             raise ValidationFailed("name: required.", details={"name": ["This field may not be blank."]})
     if "url" in data:
-        webhook.url = _validate_url(data["url"])
+        url = _validate_url(data["url"])
+        if url != webhook.url:
+            _reset_circuit(webhook)  # a new destination starts with a closed breaker
+        webhook.url = url
+    if "rate_limit" in data:
+        webhook.rate_limit = _validate_rate_limit(data["rate_limit"])
     if "events" in data:
         webhook.events = _validate_events(data["events"])
     if "headers" in data:
@@ -468,6 +495,7 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
             webhook.failing_since = None
             webhook.disabled_at = None
             webhook.disabled_reason = ""
+            _reset_circuit(webhook)
         webhook.status = status
     webhook.save()
     if resume:
@@ -475,11 +503,22 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
     return webhook
 
 
-def _resume_pending(webhook: Webhook) -> None:
-    """Make the waiting deliveries of a re-activated subscription due now and queue them (the sweeper does the rest)."""
+def _reset_circuit(webhook: Webhook) -> None:
+    webhook.circuit_state = CircuitState.CLOSED
+    webhook.circuit_failures = 0
+    webhook.circuit_opened_at = None
+    webhook.paused_until = None
+    webhook.window_started_at, webhook.window_attempts, webhook.window_failures = None, 0, 0
+
+
+def _resume_pending(webhook) -> None:
+    """Make the waiting deliveries of a re-activated (or recovered, or no longer paused) subscription due now and
+    queue them (the sweeper does the rest). ``webhook`` is a subscription or its id."""
     now = timezone.now()
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    pending = Delivery.objects.filter(webhook=webhook, status=DeliveryStatus.PENDING).filter(free)
+    pending = Delivery.objects.filter(webhook_id=getattr(webhook, "pk", webhook), status=DeliveryStatus.PENDING).filter(
+        free
+    )
     ids = list(pending.order_by("created_at").values_list("id", flat=True)[: settings.WEBHOOK_SWEEP_BATCH])
     pending.update(next_attempt_at=now)
     if ids:
@@ -516,20 +555,44 @@ def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str
 
 @transaction.atomic
 def webhook_disable(*, webhook: Webhook, reason: str) -> bool:
-    """Disable an active subscription and emit ``webhook.disabled`` to the tenant's other subscriptions."""
+    """Disable an active subscription and emit ``webhook.endpoint.disabled`` to the tenant's other subscriptions
+    and, under its older name ``webhook.disabled`` (an alias kept for existing subscribers), to those asking for
+    that."""
     now = timezone.now()
     changed = Webhook.objects.filter(pk=webhook.pk, status=WebhookStatus.ACTIVE).update(
         status=WebhookStatus.DISABLED, disabled_at=now, disabled_reason=reason[:500], updated_at=now
     )
     if changed:
         logger.warning("webhooks.subscription.disabled", extra={"webhook_id": str(webhook.pk), "reason": reason})
-        _trigger(
-            webhook.tenant_id,
-            WEBHOOK_DISABLED,
-            {"webhookId": str(webhook.pk), "name": webhook.name, "url": webhook.url, "reason": reason},
-            exclude_webhook_id=webhook.pk,
-        )
+        about = _about(webhook)
+        _emit_operational(webhook.tenant_id, WEBHOOK_ENDPOINT_DISABLED, {**about, "reason": reason}, about=webhook.pk)
+        alias = {"webhookId": about["subscriptionId"], **about, "reason": reason}
+        _emit_operational(webhook.tenant_id, WEBHOOK_DISABLED, alias, about=webhook.pk)
     return bool(changed)
+
+
+def _about(webhook) -> dict[str, str]:
+    return {"subscriptionId": str(webhook.pk), "name": webhook.name, "url": webhook.url}
+
+
+def _emit_operational(tenant_id, event: str, data: dict, *, about, known: dict | None = None) -> None:
+    """Trigger an operational event about subscription ``about`` for the tenant's OTHER subscriptions asking for it.
+
+    Nothing is written when no other subscription asks for it (these events follow failures, which can be many).
+    Never in a loop: deliveries of ``webhook.*`` events never cause delivery events themselves (see _record_many),
+    and an event is never sent to the subscription it is about.
+    """
+    subscriptions = (known or {}).get(tenant_id)
+    if subscriptions is None:
+        subscriptions = list(
+            Webhook.objects.filter(
+                tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
+            ).values_list("pk", "events")
+        )
+        if known is not None:  # one read per tenant for a batch of announcements
+            known[tenant_id] = subscriptions
+    if any(pk != about and matches(patterns or [], event) for pk, patterns in subscriptions):
+        _trigger(tenant_id, event, data, exclude_webhook_id=about)
 
 
 def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
@@ -679,6 +742,9 @@ class ClaimedWebhook:
     retry_attempts: int
     status: str
     updated_at: datetime | None
+    rate_limit: int | None
+    circuit_state: str
+    paused_until: datetime | None
     payload_format: str = PayloadFormat.STANDARD
 
 
@@ -716,6 +782,9 @@ _CLAIM_COLUMNS = (
     "webhook__retry_attempts",
     "webhook__status",
     "webhook__updated_at",
+    "webhook__rate_limit",
+    "webhook__circuit_state",
+    "webhook__paused_until",
     "webhook__payload_format",
 )
 
@@ -801,6 +870,13 @@ class _Decision:
     kind: str  # what the delivery becomes: success | retry | failed
     delay: float | None
     attempt_id: uuid.UUID
+    spent: bool = True  # False: a Retry-After pause, which does not use up the message's retry attempts
+    pause: float | None = None  # seconds the whole endpoint is paused for (Retry-After on a 429 or 503)
+
+    @property
+    def breaker_failure(self) -> bool:
+        """A failure that says the endpoint is unwell: counted by the circuit breaker."""
+        return self.outcome.kind == sender.RETRY and self.pause is None
 
 
 def delivery_record_many(
@@ -839,14 +915,22 @@ def _record_many(results, *, token, allow_retry: bool, affect_health: bool) -> d
     now = timezone.now()
     decisions = []
     for delivery, outcome in results:
-        kind, delay = outcome.kind, None
-        if kind == sender.RETRY:
+        kind, delay, spent, pause = outcome.kind, None, True, None
+        if kind == sender.RETRY and outcome.response_status in (429, 503) and outcome.retry_after is not None:
+            # the receiver asked for a pause: the whole endpoint waits, the message keeps its retry budget
+            pause = min(max(1.0, outcome.retry_after), float(settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS))
+            spent = False
+            if allow_retry:
+                delay = pause
+            else:
+                kind = sender.FAILED
+        elif kind == sender.RETRY:
             round_number = delivery.round_attempts + 1
             if allow_retry and round_number <= delivery.webhook.retry_attempts:
                 delay = sender.retry_delay(round_number, outcome.retry_after)
             else:
                 kind = sender.FAILED
-        decisions.append(_Decision(delivery, outcome, kind, delay, uuid.uuid4()))
+        decisions.append(_Decision(delivery, outcome, kind, delay, uuid.uuid4(), spent, pause))
     recorded = _update_deliveries(decisions, token=token, now=now)
     outcomes: dict[uuid.UUID, str | None] = {d.delivery.pk: None for d in decisions}
     kept = []
@@ -861,6 +945,7 @@ def _record_many(results, *, token, allow_retry: bool, affect_health: bool) -> d
     _insert_attempts(kept, now=now)
     _update_counters(kept, now=now, affect_health=affect_health)
     if affect_health:
+        _emit_delivery_events(kept)
         failing = {}
         for d in kept:
             if d.kind != sender.SUCCESS:
@@ -941,12 +1026,13 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
                 d.outcome.error[:2000] if d.kind != sender.SUCCESS else "",
                 d.outcome.duration_ms,
                 _prep(Delivery, "claim_token", d.attempt_id),  # a UUID, prepared like one
+                1 if d.spent else 0,
             )
         )
     table = connection.ops.quote_name(Delivery._meta.db_table)
     cte, params = _rows_cte(
-        "id, status, next_at, completed_at, response_status, error, duration, attempt_id",
-        ("uuid", "varchar", "timestamptz", "timestamptz", "integer", "text", "integer", "uuid"),
+        "id, status, next_at, completed_at, response_status, error, duration, attempt_id, spent",
+        ("uuid", "varchar", "timestamptz", "timestamptz", "integer", "text", "integer", "uuid", "integer"),
         rows,
     )
     # only the quoted table name and placeholders are interpolated; every value is a parameter
@@ -954,7 +1040,8 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
         f"{cte} UPDATE {table} AS d SET status = v.status, next_attempt_at = v.next_at, "  # noqa: S608
         "completed_at = v.completed_at, "
         "last_response_status = v.response_status, last_error = v.error, duration_ms = d.duration_ms + v.duration, "
-        "attempt_count = d.attempt_count + 1, round_attempts = d.round_attempts + 1, last_attempt_id = v.attempt_id, "
+        "attempt_count = d.attempt_count + 1, round_attempts = d.round_attempts + v.spent, "
+        "last_attempt_id = v.attempt_id, "
         "locked_until = NULL, claim_token = NULL "
         "FROM v WHERE d.id = v.id AND d.claim_token = %s AND d.status = %s "
         # SQLite's RETURNING sees only the updated table, by its bare column names; PostgreSQL's sees v too
@@ -998,38 +1085,118 @@ def _insert_attempts(kept: list[_Decision], *, now: datetime) -> None:
         cursor.execute(f"{cte} INSERT INTO {table} ({columns}) SELECT {columns} FROM v", params)  # noqa: S608
 
 
+_COUNTER_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "url",
+    "consecutive_failures",
+    "failing_since",
+    "circuit_state",
+    "circuit_failures",
+    "circuit_opened_at",
+    "paused_until",
+    "window_started_at",
+    "window_attempts",
+    "window_failures",
+)
+
+
+@dataclass(slots=True)
+class _CounterRow:
+    """A locked subscription's health and breaker fields (lighter than a model instance, one per subscription)."""
+
+    pk: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    url: str
+    consecutive_failures: int
+    failing_since: datetime | None
+    circuit_state: str
+    circuit_failures: int
+    circuit_opened_at: datetime | None
+    paused_until: datetime | None
+    window_started_at: datetime | None
+    window_attempts: int
+    window_failures: int
+
+
 def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: bool) -> None:
-    """The subscriptions' counters, aggregated per subscription, in ONE UPDATE (rows locked in id order first, so
-    concurrent chunks sharing subscriptions queue instead of deadlocking; this comes last in the transaction, so
-    the row locks are held briefly). Within a chunk a success wins: the subscription's failure run ends
-    (consecutive failures 0, failing_since cleared)."""
-    totals: dict[uuid.UUID, list[int]] = {}
+    """The subscriptions' counters, health and circuit breaker, aggregated per subscription, in ONE UPDATE.
+
+    The rows are locked in id order first (concurrent chunks sharing subscriptions queue instead of deadlocking;
+    FOR NO KEY UPDATE does not block the foreign-key checks of triggers inserting deliveries for them), their new
+    state computed here (webhooks.flow.circuit_after), then written. This comes last in the transaction, so the
+    locks are held briefly. Within a chunk a success wins: the failure run ends and the breaker closes. Then the
+    consequences, after commit: a closed breaker re-queues the endpoint's parked messages, a pause (breaker open,
+    Retry-After) queues one wake-up for its end, and a recovery is announced (webhook.endpoint.recovered).
+    """
+    totals: dict[uuid.UUID, list] = {}
     for d in kept:
-        entry = totals.setdefault(d.delivery.webhook_id, [0, 0])
+        entry = totals.setdefault(d.delivery.webhook_id, [0, 0, 0, None])
         entry[0 if d.kind == sender.SUCCESS else 1] += 1
+        entry[2] += 1 if d.breaker_failure else 0
+        if d.pause is not None:
+            entry[3] = max(entry[3] or 0.0, d.pause)
     webhook_ids = sorted(totals)
-    if len(webhook_ids) > 1 and connection.features.has_select_for_update:
-        # FOR NO KEY UPDATE, like the UPDATE itself: it must not block the foreign-key checks (KEY SHARE) of
-        # triggers inserting deliveries for these subscriptions
-        locked = Webhook.objects.select_for_update(no_key=True).filter(pk__in=webhook_ids).order_by("pk")
-        list(locked.values_list("pk"))
+    locked = Webhook.objects.filter(pk__in=webhook_ids).order_by("pk")
+    if connection.features.has_select_for_update:
+        locked = locked.select_for_update(no_key=True)
+    rows = [_CounterRow(*values) for values in locked.values_list(*_COUNTER_FIELDS)]
     stamp = _prep(Webhook, "last_success_at", now)
-    rows = [
-        (
-            _prep(Webhook, "id", webhook_id),
-            successes,
-            failures,
-            stamp if successes else None,
-            stamp if failures else None,
-            1 if affect_health else 0,
+    values, after = [], []
+    for row in rows:
+        successes, failures, breaker_failures, pause = totals[row.pk]
+        consecutive, failing_since = row.consecutive_failures, row.failing_since
+        change = None
+        if affect_health:
+            consecutive = 0 if successes else consecutive + failures
+            failing_since = None if successes else (failing_since or now)
+            change = flow.circuit_after(
+                row, successes=successes, breaker_failures=breaker_failures, pause_seconds=pause, now=now
+            )
+            after.append((row, change, successes))
+        state = change or row
+        values.append(
+            (
+                _prep(Webhook, "id", row.pk),
+                successes,
+                failures,
+                stamp if successes else None,
+                stamp if failures else None,
+                consecutive,
+                _prep(Webhook, "failing_since", failing_since),
+                str(change.state if change else row.circuit_state),
+                state.circuit_failures,
+                _prep(Webhook, "circuit_opened_at", change.opened_at if change else row.circuit_opened_at),
+                _prep(Webhook, "paused_until", state.paused_until),
+                _prep(Webhook, "window_started_at", state.window_started_at),
+                state.window_attempts,
+                state.window_failures,
+            )
         )
-        for webhook_id in webhook_ids
-        for successes, failures in [totals[webhook_id]]
-    ]
+    if not values:
+        return
     cte, params = _rows_cte(
-        "id, successes, failures, last_success, last_failure, health",
-        ("uuid", "integer", "integer", "timestamptz", "timestamptz", "integer"),
-        rows,
+        "id, successes, failures, last_success, last_failure, consecutive, failing_since, circuit_state, "
+        "circuit_failures, opened_at, paused_until, window_started_at, window_attempts, window_failures",
+        (
+            "uuid",
+            "integer",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+            "integer",
+            "timestamptz",
+            "varchar",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+            "integer",
+            "integer",
+        ),
+        values,
     )
     table = connection.ops.quote_name(Webhook._meta.db_table)
     sql = (  # only the quoted table name and placeholders are interpolated; every value is a parameter
@@ -1037,14 +1204,76 @@ def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: boo
         "failure_count = w.failure_count + v.failures, "
         "last_success_at = COALESCE(v.last_success, w.last_success_at), "
         "last_failure_at = COALESCE(v.last_failure, w.last_failure_at), "
-        "consecutive_failures = CASE WHEN v.health = 0 THEN w.consecutive_failures WHEN v.successes > 0 THEN 0 "
-        "ELSE w.consecutive_failures + v.failures END, "
-        "failing_since = CASE WHEN v.health = 0 THEN w.failing_since WHEN v.successes > 0 THEN NULL "
-        "ELSE COALESCE(w.failing_since, v.last_failure) END "
+        "consecutive_failures = v.consecutive, failing_since = v.failing_since, circuit_state = v.circuit_state, "
+        "circuit_failures = v.circuit_failures, circuit_opened_at = v.opened_at, paused_until = v.paused_until, "
+        "window_started_at = v.window_started_at, window_attempts = v.window_attempts, "
+        "window_failures = v.window_failures "
         "FROM v WHERE w.id = v.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    for row, change, successes in after:
+        _after_circuit_change(row, change, successes=successes, now=now)
+
+
+def _after_circuit_change(row: _CounterRow, change: flow.CircuitChange, *, successes: int, now: datetime) -> None:
+    if change.opened:
+        logger.warning(
+            "webhooks.circuit.opened",
+            extra={"webhook_id": str(row.pk), "failures": change.circuit_failures, "until": str(change.paused_until)},
+        )
+    if change.closed:
+        logger.info("webhooks.circuit.closed", extra={"webhook_id": str(row.pk)})
+        _resume_pending(row.pk)
+    if change.paused and change.paused_until is not None:
+        webhook_id, countdown = str(row.pk), max(0.0, (change.paused_until - now).total_seconds())
+        transaction.on_commit(lambda: enqueue_wake(webhook_id, countdown=countdown))
+    failing_after = int(settings.WEBHOOK_FAILING_AFTER_ATTEMPTS)
+    if successes and (row.circuit_state != CircuitState.CLOSED or row.consecutive_failures >= failing_after):
+        data = {
+            **_about(row),
+            "failedAttempts": row.consecutive_failures,
+            "failingSince": sender.format_timestamp(row.failing_since) if row.failing_since else None,
+        }
+        _emit_operational(row.tenant_id, WEBHOOK_ENDPOINT_RECOVERED, data, about=row.pk)
+
+
+def _emit_delivery_events(kept: list[_Decision]) -> None:
+    """webhook.delivery.failing when a message has failed WEBHOOK_FAILING_AFTER_ATTEMPTS attempts in a row, and
+    webhook.delivery.exhausted when it failed for good. Never for a ``webhook.*`` message: an operational event that
+    cannot be delivered announces nothing (two dead endpoints would otherwise feed each other forever)."""
+    failing_after = int(settings.WEBHOOK_FAILING_AFTER_ATTEMPTS)
+    known: dict = {}
+    for d in kept:
+        if d.kind == sender.SUCCESS or d.delivery.event_type.startswith("webhook."):
+            continue
+        tenant_id, about = d.delivery.webhook.tenant_id, d.delivery.webhook_id
+        if d.spent and d.delivery.round_attempts + 1 == failing_after:
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_FAILING, _delivery_data(d), about=about, known=known)
+        if d.kind == sender.FAILED:
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_EXHAUSTED, _delivery_data(d), about=about, known=known)
+
+
+def _delivery_data(d: _Decision) -> dict[str, Any]:
+    return {
+        **_about(d.delivery.webhook),
+        "deliveryId": str(d.delivery.pk),
+        "eventId": str(d.delivery.event_id),
+        "event": d.delivery.event_type,
+        "attempts": d.delivery.attempt_count + 1,
+        "responseStatus": d.outcome.response_status,
+        "error": d.outcome.error[:500],
+    }
+
+
+def enqueue_wake(webhook_id: str, *, countdown: float) -> None:
+    """Queue the endpoint's wake-up for when its pause ends (a lost one: the sweeper wakes it)."""
+    from webhooks.tasks.outbound import wake_endpoint
+
+    try:
+        wake_endpoint.apply_async((webhook_id,), countdown=countdown)
+    except Exception as exc:
+        logger.warning("webhooks.wake.enqueue_failed", extra={"webhook_id": webhook_id, "error": type(exc).__name__})
 
 
 def _maybe_disable(failing: dict[uuid.UUID, list], now: datetime) -> None:
@@ -1079,9 +1308,22 @@ def delivery_sweep(*, now: datetime | None = None, limit: int | None = None) -> 
     limit = limit or int(settings.WEBHOOK_SWEEP_BATCH)
     cutoff = now - timedelta(seconds=float(settings.WEBHOOK_SWEEP_GRACE_SECONDS))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    overdue = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff, webhook__status=WebhookStatus.ACTIVE
-    ).filter(free)
+    # a paused endpoint's messages wait for its wake-up task; one whose wake-up was lost is woken here
+    stale = Webhook.objects.filter(
+        status=WebhookStatus.ACTIVE,
+        circuit_state__in=(CircuitState.OPEN, CircuitState.HALF_OPEN),
+        paused_until__lte=cutoff,
+    ).values_list("id", flat=True)[:limit]
+    for webhook_id in stale:
+        enqueue_wake(str(webhook_id), countdown=0)
+    overdue = (
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff, webhook__status=WebhookStatus.ACTIVE
+        )
+        .filter(free)
+        .filter(Q(webhook__paused_until__isnull=True) | Q(webhook__paused_until__lte=cutoff))
+        .filter(webhook__circuit_state=CircuitState.CLOSED)
+    )
     ids = list(overdue.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
     if not ids:
         return 0

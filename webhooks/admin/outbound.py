@@ -72,8 +72,17 @@ def _webhook_activity(request, webhook, action: str, message: str, **details) ->
 
 @admin.register(Webhook)
 class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
-    list_display = ("name", "tenant", "url", "status", "success_count", "failure_count", "last_success_at")
-    list_filter = ("status", "tenant")
+    list_display = (
+        "name",
+        "tenant",
+        "url",
+        "status",
+        "circuit_state",
+        "success_count",
+        "failure_count",
+        "last_success_at",
+    )
+    list_filter = ("status", "circuit_state", "tenant")
     search_fields = ("=id", "name", "url", "tenant__name", "tenant__slug")
     list_select_related = ("tenant",)
     raw_id_fields = ("tenant", "integration", "created_by")
@@ -100,6 +109,15 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
         "disabled_at",
         "disabled_reason",
         "signature_scheme",  # chosen at creation: its keys are made by webhooks.services
+        "rate_limit",  # the tenant's throttle, validated by the API
+        # flow control (webhooks.flow), kept by the delivery engine
+        "circuit_state",
+        "circuit_failures",
+        "circuit_opened_at",
+        "paused_until",
+        "window_started_at",
+        "window_attempts",
+        "window_failures",
         "created_at",
         "updated_at",
     )

@@ -26,6 +26,7 @@ from django.db.models import Q
 from integrations.crypto import EncryptedTextField
 
 __all__ = [
+    "CircuitState",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
@@ -44,6 +45,14 @@ class WebhookStatus(models.TextChoices):
     ACTIVE = "active"
     INACTIVE = "inactive"  # paused by a user: new events are not recorded for it
     DISABLED = "disabled"  # stopped by the platform after persistent failures or a 410: new events wait for it
+
+
+class CircuitState(models.TextChoices):
+    """The endpoint's circuit breaker (see webhooks.flow): open endpoints are not sent to; one probe when half open."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
 
 
 class OutboundSignatureScheme(models.TextChoices):
@@ -100,6 +109,17 @@ class Webhook(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
+    # Flow control (webhooks.flow): messages per second across all workers (null: no limit), the circuit breaker,
+    # and the time before which nothing is sent (breaker open, a probe in flight, or a receiver's Retry-After).
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    circuit_state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    circuit_failures = models.PositiveIntegerField(default=0)  # failed attempts in a row that count for the breaker
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    # The failure-rate window of the breaker (tumbling, WEBHOOK_BREAKER_WINDOW_SECONDS long).
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_attempts = models.PositiveIntegerField(default=0)
+    window_failures = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
