@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "providers",
     "integrations",
     "webhooks",
+    "django_htmx",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -363,6 +366,14 @@ PROVIDER_HTTP_BACKOFF_SECONDS = env.float("PROVIDER_HTTP_BACKOFF_SECONDS", defau
 PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS = env.float("PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS", default=10.0)
 # requests-oauthlib logs token responses at DEBUG: keep those loggers quiet whatever LOG_LEVEL says.
 LOGGING["loggers"].update({"requests_oauthlib": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}})
+
+# --- Tenant portal (/portal/) -------------------------------------------------------------------------------------
+# Origins allowed to frame the portal (CSP frame-ancestors), comma-separated, e.g. https://app.example.com.
+# Empty: the portal may be framed by this service's own pages only ('self').
+PORTAL_FRAME_ANCESTORS = env.list("PORTAL_FRAME_ANCESTORS", default=[])
+# An app that frames the portal from another site over HTTPS needs SameSite=None cookies (see README, "Tenant portal").
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
 
 # --- Search and widgets ------------------------------------------------------------------------------------------
 # Search fans out to every searchable integration at once; one that has not answered after this long is reported as

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("integrations.search_urls")),
     path("", include("integrations.urls")),
     path("", include("providers.urls")),
+    path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from webhooks.models import Delivery, DeliveryStatus, Webhook, WebhookSecret, We
 __all__ = [
     "delivery_get",
     "delivery_list",
+    "delivery_replay_count",
     "webhook_get",
     "webhook_list",
     "webhook_live_secrets",
@@ -93,6 +95,18 @@ def delivery_get(*, webhook: Webhook, delivery_id) -> Delivery:
         return Delivery.objects.select_related("event", "last_attempt").get(webhook=webhook, pk=delivery_id)
     except (Delivery.DoesNotExist, ValueError, TypeError):
         raise NotFound("delivery")
+
+
+def delivery_replay_count(*, webhook: Webhook, since, until=None, status: str = DeliveryStatus.FAILED) -> int:
+    """How many deliveries ``services.webhook_replay`` would re-send with these arguments (its dry run), capped
+    like the replay itself at WEBHOOK_REPLAY_MAX."""
+    until = until or timezone.now()
+    if status not in (DeliveryStatus.FAILED, DeliveryStatus.SUCCESS):
+        raise ValidationFailed("status: must be failed or success.", details={"status": ["Must be failed or success."]})
+    if since >= until:
+        raise ValidationFailed("since must be before until.", details={"since": ["Must be before until."]})
+    count = Delivery.objects.filter(webhook=webhook, status=status, created_at__gte=since, created_at__lt=until).count()
+    return min(count, settings.WEBHOOK_REPLAY_MAX)
 
 
 def webhook_stats(*, webhook: Webhook) -> dict[str, Any]:

@@ -1,0 +1,188 @@
+"""Outbound webhooks: subscriptions (create, edit, delete), the secret shown once, test sends, deliveries with their
+attempts, retry, and replay of a time window with a dry-run count first."""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from accounts.models import Permission
+from config.errors import Conflict, DomainError, ValidationFailed
+from integrations.selectors import parse_instant
+from portal.presenters import excerpt, masked_headers, pretty_json
+from portal.web import forbidden, portal_page, render_page
+from webhooks import selectors, services
+from webhooks.events import CATALOG
+from webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookStatus
+
+DELIVERIES_SHOWN = 50
+
+
+def _event_groups():
+    groups = defaultdict(list)
+    for event in CATALOG.values():
+        groups[event.category].append(event)
+    return sorted(groups.items())
+
+
+def _form_data(post) -> dict:
+    return {
+        "name": (post.get("name") or "").strip(),
+        "url": (post.get("url") or "").strip(),
+        "events": [e for e in post.getlist("events") if e],
+    }
+
+
+def _list_context(request, **extra):
+    webhooks = list(selectors.webhook_list(tenant=request.tenant).order_by("-created_at", "-id"))
+    return {"webhooks": webhooks, "event_groups": _event_groups(), "form": {}, "nav": "webhooks", **extra}
+
+
+@portal_page(Permission.READ, methods=("GET", "POST"))
+def webhook_list(request):
+    if request.method == "GET":
+        return render_page(request, "portal/webhooks.html", _list_context(request))
+    if Permission.CREATE not in request.membership.permissions:
+        return forbidden(request)
+    data = _form_data(request.POST)
+    try:
+        webhook, secret = services.webhook_create(tenant=request.tenant, actor=request.user, **data)
+    except DomainError as exc:
+        context = _list_context(request, form=data, error=exc.message, errors=exc.details)
+        return render_page(request, "portal/webhooks.html", context, status=400)
+    # The secret is rendered in this answer only (no redirect: it is stored nowhere but encrypted on the row).
+    return render_page(request, "portal/webhook.html", _detail_context(request, webhook, secret=secret), status=201)
+
+
+def _detail_context(request, webhook, **extra):
+    status_filter = request.GET.get("status", "")
+    error = ""
+    try:
+        deliveries = list(
+            selectors.delivery_list(webhook=webhook, filters={"status": status_filter})[:DELIVERIES_SHOWN]
+        )
+    except ValidationFailed as exc:
+        deliveries, error = [], exc.message
+    return {
+        "webhook": webhook,
+        "deliveries": deliveries,
+        "stats": selectors.webhook_stats(webhook=webhook),
+        "event_groups": _event_groups(),
+        "status_filter": status_filter,
+        "delivery_statuses": DeliveryStatus.values,
+        "webhook_statuses": [WebhookStatus.ACTIVE, WebhookStatus.INACTIVE],
+        "filter_error": error,
+        "replay": {"since": "", "until": "", "status": DeliveryStatus.FAILED},
+        "nav": "webhooks",
+        **extra,
+    }
+
+
+@portal_page()
+def webhook_detail(request, webhook_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    template = "portal/partials/deliveries.html" if request.htmx and request.GET.get("part") == "deliveries" else None
+    return render_page(request, template or "portal/webhook.html", _detail_context(request, webhook))
+
+
+@portal_page(Permission.UPDATE, methods=("POST",))
+def webhook_edit(request, webhook_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    data = _form_data(request.POST)
+    if request.POST.get("status"):
+        data["status"] = request.POST["status"]
+    try:
+        services.webhook_update(webhook=webhook, data=data)
+    except DomainError as exc:
+        context = _detail_context(request, webhook, edit_error=exc.message, edit_form=data)
+        return render_page(request, "portal/webhook.html", context, status=400)
+    messages.success(request, "Subscription saved.")
+    return redirect("portal:webhook", webhook_id=webhook.pk)
+
+
+@portal_page(Permission.DELETE, methods=("POST",))
+def webhook_delete(request, webhook_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    services.webhook_delete(webhook=webhook)
+    messages.success(request, f"Subscription {webhook.name} deleted.")
+    return redirect("portal:webhooks")
+
+
+@portal_page(Permission.UPDATE, methods=("POST",))
+def webhook_rotate_secret(request, webhook_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    secret = services.webhook_rotate_secret(webhook=webhook)
+    webhook.refresh_from_db()
+    context = _detail_context(request, webhook, secret=secret, rotated=True)
+    return render_page(request, "portal/webhook.html", context)
+
+
+@portal_page(Permission.CREATE, methods=("POST",))
+def webhook_send_test(request, webhook_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    result = services.webhook_test(webhook=webhook)
+    text = "Test delivered" if result["success"] else f"Test failed: {result['message']}"
+    if result.get("response_status"):
+        text += f" (HTTP {result['response_status']})"
+    (messages.success if result["success"] else messages.error)(request, text + ".")
+    return redirect("portal:webhook", webhook_id=webhook.pk)
+
+
+@portal_page(Permission.UPDATE, methods=("POST",))
+def webhook_replay(request, webhook_id):
+    """Two steps: `dry_run` answers how many deliveries the window holds; `confirm` re-sends them."""
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    form = {
+        "since": request.POST.get("since", ""),
+        "until": request.POST.get("until", ""),
+        "status": request.POST.get("status") or DeliveryStatus.FAILED,
+    }
+    try:
+        since = parse_instant("since", form["since"]) or timezone.now() - timedelta(days=1)
+        until = parse_instant("until", form["until"], end_of_day=True)
+        if request.POST.get("confirm"):
+            ids = services.webhook_replay(webhook=webhook, since=since, until=until, status=form["status"])
+            messages.success(request, f"{len(ids)} deliveries queued again." if ids else "No delivery matched.")
+            return redirect("portal:webhook", webhook_id=webhook.pk)
+        count = selectors.delivery_replay_count(webhook=webhook, since=since, until=until, status=form["status"])
+    except DomainError as exc:
+        context = _detail_context(request, webhook, replay=form, replay_error=exc.message)
+        return render_page(request, "portal/webhook.html", context, status=400)
+    context = _detail_context(request, webhook, replay=form, replay_count=count)
+    return render_page(request, "portal/webhook.html", context)
+
+
+@portal_page()
+def delivery_detail(request, webhook_id, delivery_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    delivery = selectors.delivery_get(webhook=webhook, delivery_id=delivery_id)
+    attempts = [
+        {
+            "attempt": attempt,
+            "headers": masked_headers(attempt.request_headers),
+            "response": excerpt(attempt.response_body),
+        }
+        for attempt in DeliveryAttempt.objects.filter(delivery=delivery).order_by("-attempt_number", "-created_at")
+    ]
+    context = {
+        "webhook": webhook,
+        "delivery": delivery,
+        "attempts": attempts,
+        "body": pretty_json(delivery.event.body),
+        "nav": "webhooks",
+    }
+    return render_page(request, "portal/delivery.html", context)
+
+
+@portal_page(Permission.UPDATE, methods=("POST",))
+def delivery_retry(request, webhook_id, delivery_id):
+    webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
+    try:
+        services.delivery_retry(webhook=webhook, delivery_id=delivery_id)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Delivery queued again.")
+    return redirect("portal:delivery", webhook_id=webhook.pk, delivery_id=delivery_id)
