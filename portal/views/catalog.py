@@ -16,7 +16,8 @@ from providers.models import Category
 @portal_page()
 def home(request):
     integrations = integration_selectors.integration_list(tenant=request.tenant, filters={}).order_by("name")
-    return render_page(request, "portal/home.html", {"integrations": list(integrations), "nav": "home"})
+    rows = [{"integration": i, "conn_status": i._conn_status, "conn_hint": i._conn_hint} for i in integrations]
+    return render_page(request, "portal/home.html", {"rows": rows, "nav": "home"})
 
 
 @portal_page()
