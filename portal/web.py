@@ -121,3 +121,27 @@ def require(request, permission: str) -> None:
     """Inside a view: stop with a 403 page unless the session's role has `permission` (e.g. delete)."""
     if permission not in request.membership.permissions:
         raise DomainPermissionDenied(f"Your role ({request.membership.get_role_display()}) cannot do this.")
+
+
+_SECRET_KEY = "portal_shown_once"
+
+
+def stash_secret(request, *, webhook_id, secret: str, rotated: bool = False) -> None:
+    """Keep a just-made signing secret for the next page view only (the redirect after the POST), encrypted like
+    every stored secret; `pop_secret` shows it once and forgets it."""
+    from integrations.crypto import encrypt_str
+
+    request.session[_SECRET_KEY] = {"webhook": str(webhook_id), "value": encrypt_str(secret), "rotated": rotated}
+
+
+def pop_secret(request, *, webhook_id) -> tuple[str, bool] | None:
+    from integrations.crypto import DecryptionError, decrypt_str
+
+    stashed = request.session.get(_SECRET_KEY)
+    if not stashed or stashed.get("webhook") != str(webhook_id):
+        return None
+    del request.session[_SECRET_KEY]
+    try:
+        return decrypt_str(stashed["value"]), bool(stashed.get("rotated"))
+    except DecryptionError:
+        return None

@@ -12,7 +12,7 @@ from accounts.models import Permission
 from config.errors import Conflict, DomainError, ValidationFailed
 from integrations.selectors import parse_instant
 from portal.presenters import excerpt, masked_headers, pretty_json
-from portal.web import forbidden, portal_page, render_page
+from portal.web import forbidden, pop_secret, portal_page, render_page, stash_secret
 from webhooks import selectors, services
 from webhooks.events import CATALOG
 from webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookStatus
@@ -52,8 +52,9 @@ def webhook_list(request):
     except DomainError as exc:
         context = _list_context(request, form=data, error=exc.message, errors=exc.details)
         return render_page(request, "portal/webhooks.html", context, status=400)
-    # The secret is rendered in this answer only (no redirect: it is stored nowhere but encrypted on the row).
-    return render_page(request, "portal/webhook.html", _detail_context(request, webhook, secret=secret), status=201)
+    stash_secret(request, webhook_id=webhook.pk, secret=secret)
+    messages.success(request, f"Subscription {webhook.name} created.")
+    return redirect("portal:webhook", webhook_id=webhook.pk)
 
 
 def _detail_context(request, webhook, **extra):
@@ -83,8 +84,11 @@ def _detail_context(request, webhook, **extra):
 @portal_page()
 def webhook_detail(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
-    template = "portal/partials/deliveries.html" if request.htmx and request.GET.get("part") == "deliveries" else None
-    return render_page(request, template or "portal/webhook.html", _detail_context(request, webhook))
+    if request.htmx and request.GET.get("part") == "deliveries":
+        return render_page(request, "portal/partials/deliveries.html", _detail_context(request, webhook))
+    shown = pop_secret(request, webhook_id=webhook.pk)
+    extra = {"secret": shown[0], "rotated": shown[1]} if shown else {}
+    return render_page(request, "portal/webhook.html", _detail_context(request, webhook, **extra))
 
 
 @portal_page(Permission.UPDATE, methods=("POST",))
@@ -114,9 +118,8 @@ def webhook_delete(request, webhook_id):
 def webhook_rotate_secret(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
     secret = services.webhook_rotate_secret(webhook=webhook)
-    webhook.refresh_from_db()
-    context = _detail_context(request, webhook, secret=secret, rotated=True)
-    return render_page(request, "portal/webhook.html", context)
+    stash_secret(request, webhook_id=webhook.pk, secret=secret, rotated=True)
+    return redirect("portal:webhook", webhook_id=webhook.pk)
 
 
 @portal_page(Permission.CREATE, methods=("POST",))

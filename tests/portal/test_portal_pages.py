@@ -16,6 +16,7 @@ from portal.models import TenantTheme
 from tests.factories import PASSWORD, MembershipFactory
 from tests.integrations.factories import catalog_provider
 from webhooks.models import Delivery, Webhook
+from webhooks.selectors import webhook_live_secrets
 from webhooks.services import webhook_create
 
 pytestmark = pytest.mark.django_db
@@ -418,7 +419,7 @@ def test_every_form_needs_the_csrf_token(portal_client):
         "/portal/webhooks/",
         {"name": "x", "url": "http://127.0.0.1:9/x", "events": ["*"], "csrfmiddlewaretoken": token},
     )
-    assert accepted.status_code == 201 and Webhook.objects.count() == 1
+    assert accepted.status_code == 302 and Webhook.objects.count() == 1
 
 
 def test_the_logout_form_needs_the_csrf_token_too(portal_client):
@@ -436,14 +437,18 @@ def test_the_secret_is_shown_once_at_creation_and_at_rotation(portal_client):
         {"name": "Orders", "url": "http://127.0.0.1:9/in", "events": ["integration.created", "webhook.*"]},
     )
 
-    body = created.content.decode()
-    secret = re.search(r'data-testid="webhook-secret">([^<]+)<', body).group(1)
-    assert secret.startswith("whsec_")
     webhook = Webhook.objects.get()
+    assert created.status_code == 302 and created["Location"] == f"/portal/webhooks/{webhook.pk}/"
     assert webhook.events == ["integration.created", "webhook.*"]
+    [live] = webhook_live_secrets(webhook_id=webhook.pk)
+    assert live not in str(dict(client.session))  # kept for the next view only, and encrypted
+    body = client.get(created["Location"]).content.decode()
+    secret = re.search(r'data-testid="webhook-secret">([^<]+)<', body).group(1)
+    assert secret == live and secret.startswith("whsec_")
     assert secret not in client.get(f"/portal/webhooks/{webhook.pk}/").content.decode()
 
-    rotated = client.post(f"/portal/webhooks/{webhook.pk}/rotate-secret/").content.decode()
+    client.post(f"/portal/webhooks/{webhook.pk}/rotate-secret/")
+    rotated = client.get(f"/portal/webhooks/{webhook.pk}/").content.decode()
     new_secret = re.search(r'data-testid="webhook-secret">([^<]+)<', rotated).group(1)
     assert new_secret != secret and new_secret.startswith("whsec_")
     assert new_secret not in client.get(f"/portal/webhooks/{webhook.pk}/").content.decode()
