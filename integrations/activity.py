@@ -36,14 +36,19 @@ def redact(value: Any, _depth: int = 0) -> Any:
 
 def log_activity(
     *,
-    integration,
+    integration=None,
+    tenant=None,
     type: str,
     status: str,
     message: str,
     details: dict | None = None,
     actor=None,
 ) -> ActivityLog:
-    """Record one entry for `integration` with the current request id. `details` is redacted of secret-looking keys."""
+    """Record one entry for `integration` with the current request id. `details` is redacted of secret-looking keys.
+
+    A tenant-level entry (e.g. a change to a webhook subscription tied to no integration) gives `tenant` instead."""
+    if integration is None and tenant is None:
+        raise ValueError("log_activity needs an integration or a tenant.")
     if type not in ActivityType.values:
         raise ValueError(f"Unknown activity type {type!r}.")
     if status not in ActivityStatus.values:
@@ -51,7 +56,7 @@ def log_activity(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     entry = ActivityLog.objects.create(
-        tenant_id=integration.tenant_id,
+        tenant_id=integration.tenant_id if integration is not None else getattr(tenant, "pk", tenant),
         integration=integration,
         type=type,
         status=status,
@@ -62,6 +67,10 @@ def log_activity(
     )
     logger.info(
         "integrations.activity",
-        extra={"integration_id": str(integration.pk), "activity_type": type, "activity_status": status},
+        extra={
+            "integration_id": str(integration.pk) if integration is not None else None,
+            "activity_type": type,
+            "activity_status": status,
+        },
     )
     return entry

@@ -20,6 +20,7 @@ __all__ = [
     "webhook_get",
     "webhook_list",
     "webhook_live_secrets",
+    "webhook_activity",
     "webhook_stats",
 ]
 
@@ -124,3 +125,14 @@ def webhook_stats(*, webhook: Webhook) -> dict[str, Any]:
     finished = row["success"] + row["failed"]
     row["success_rate"] = round(row["success"] * 100 / finished, 2) if finished else 0.0
     return row
+
+
+def webhook_activity(*, webhook: Webhook, limit: int = 20):
+    """The subscription's activity entries (changes, tests, retries, replays), newest first."""
+    from integrations.models import ActivityLog
+
+    return (
+        ActivityLog.objects.filter(tenant_id=webhook.tenant_id, type="webhook", details__webhookId=str(webhook.pk))
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -339,6 +339,22 @@ def _integration_for(tenant, integration_id):
 # --------------------------------------------------------------------------- subscriptions
 
 
+def _activity(webhook: Webhook, message: str, *, actor=None, details: Mapping[str, Any] | None = None, ok=True) -> None:
+    """Every change to a subscription is an activity entry, like changes to integrations: on the subscription's
+    integration when it has one, else at tenant level (`details.webhookId` names the subscription either way)."""
+    from integrations.activity import log_activity
+
+    log_activity(
+        integration=webhook.integration if webhook.integration_id else None,
+        tenant=webhook.tenant_id,
+        type="webhook",
+        status="success" if ok else "error",
+        message=message,
+        details={"webhookId": str(webhook.pk), "name": webhook.name, **(details or {})},
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def webhook_create(
     *,
@@ -376,12 +392,13 @@ def webhook_create(
     secret = _validate_secret(secret)
     webhook.save()
     WebhookSecret.objects.create(webhook=webhook, secret=secret)
+    _activity(webhook, f"Webhook {webhook.name!r} created.", actor=actor, details={"events": webhook.events})
     logger.info("webhooks.subscription.created", extra={"webhook_id": str(webhook.pk), "tenant_id": str(tenant.pk)})
     return webhook, secret
 
 
 @transaction.atomic
-def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
+def webhook_update(*, webhook: Webhook, data: Mapping[str, Any], actor=None) -> Webhook:
     """Change the given fields. Setting ``status`` to ``active`` again sends the deliveries that waited."""
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
     resume = False
@@ -419,7 +436,14 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
     webhook.save()
     if resume:
         _resume_pending(webhook)
+    changed = sorted(_camel(name) for name in data)
+    _activity(webhook, f"Webhook updated: {', '.join(changed)}.", actor=actor, details={"changedFields": changed})
     return webhook
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _resume_pending(webhook: Webhook) -> None:
@@ -434,15 +458,16 @@ def _resume_pending(webhook: Webhook) -> None:
 
 
 @transaction.atomic
-def webhook_delete(*, webhook: Webhook) -> None:
+def webhook_delete(*, webhook: Webhook, actor=None) -> None:
     """Delete the subscription with its secrets and delivery history."""
     webhook_id = str(webhook.pk)
+    _activity(webhook, f"Webhook {webhook.name!r} deleted.", actor=actor)
     webhook.delete()
     logger.info("webhooks.subscription.deleted", extra={"webhook_id": webhook_id})
 
 
 @transaction.atomic
-def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str:
+def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None, actor=None) -> str:
     """Make a new current secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. Returns it."""
     now = timezone.now()
     new_secret = _validate_secret(secret)
@@ -452,6 +477,9 @@ def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str
     WebhookSecret.objects.filter(webhook=webhook, expires_at__isnull=True).update(expires_at=now + overlap)
     WebhookSecret.objects.create(webhook=webhook, secret=new_secret)
     Webhook.objects.filter(pk=webhook.pk).update(updated_at=now)
+    _activity(
+        webhook, "Signing secret rotated.", actor=actor, details={"previousValidHours": overlap.total_seconds() / 3600}
+    )
     logger.info("webhooks.secret.rotated", extra={"webhook_id": str(webhook.pk)})
     return new_secret
 
@@ -474,7 +502,7 @@ def webhook_disable(*, webhook: Webhook, reason: str) -> bool:
     return bool(changed)
 
 
-def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
+def webhook_test(*, webhook: Webhook, actor=None) -> dict[str, Any]:
     """Send a ``webhook.test`` event to this subscription now (whatever its status and patterns).
 
     Recorded as a delivery with one attempt (no retries; it does not count towards auto-disable).
@@ -523,6 +551,13 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
     delivery.webhook = webhook
     delivery_record_attempt(delivery=delivery, token=token, outcome=outcome, allow_retry=False, affect_health=False)
     success = outcome.kind == sender.SUCCESS
+    _activity(
+        webhook,
+        "Test event delivered." if success else f"Test event failed: {outcome.message}",
+        actor=actor,
+        details={"deliveryId": str(delivery.pk), "responseStatus": outcome.response_status},
+        ok=success,
+    )
     return {
         "success": success,
         "message": "Webhook test successful" if success else outcome.message,
@@ -535,7 +570,7 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
 
 
 @transaction.atomic
-def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
+def delivery_retry(*, webhook: Webhook, delivery_id, actor=None) -> Delivery:
     """Send one delivery again now (a new attempt on the same row: same ``webhook-id``), with a fresh retry budget."""
     try:
         delivery = Delivery.objects.select_for_update().get(webhook=webhook, pk=delivery_id)
@@ -555,12 +590,18 @@ def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
     delivery.refresh_from_db()
+    _activity(webhook, "Delivery sent again.", actor=actor, details={"deliveryId": str(delivery.pk)})
     return delivery
 
 
 @transaction.atomic
 def webhook_replay(
-    *, webhook: Webhook, since: datetime, until: datetime | None = None, status: str = DeliveryStatus.FAILED
+    *,
+    webhook: Webhook,
+    since: datetime,
+    until: datetime | None = None,
+    status: str = DeliveryStatus.FAILED,
+    actor=None,
 ) -> list:
     """Re-send the subscription's ``status`` (failed, or success) deliveries created in [since, until).
 
@@ -590,6 +631,12 @@ def webhook_replay(
     )
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries(ids))
+    _activity(
+        webhook,
+        f"{len(ids)} {status} deliveries replayed.",
+        actor=actor,
+        details={"replayed": len(ids), "since": since.isoformat(), "until": until.isoformat(), "status": status},
+    )
     logger.info("webhooks.delivery.replayed", extra={"webhook_id": str(webhook.pk), "count": len(ids)})
     return ids
 

@@ -37,7 +37,7 @@ def inbound_replay(request, endpoint_id, event_id):
     if event is None:
         raise NotFound("inbound_event")
     try:
-        inbound_services.inbound_event_replay(event=event)
+        inbound_services.inbound_event_replay(event=event, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -70,6 +70,7 @@ def _detail_context(request, webhook, **extra):
         "webhook": webhook,
         "deliveries": deliveries,
         "stats": selectors.webhook_stats(webhook=webhook),
+        "activity": list(selectors.webhook_activity(webhook=webhook)),
         "event_groups": _event_groups(),
         "status_filter": status_filter,
         "delivery_statuses": DeliveryStatus.values,
@@ -98,7 +99,7 @@ def webhook_edit(request, webhook_id):
     if request.POST.get("status"):
         data["status"] = request.POST["status"]
     try:
-        services.webhook_update(webhook=webhook, data=data)
+        services.webhook_update(webhook=webhook, data=data, actor=request.user)
     except DomainError as exc:
         context = _detail_context(request, webhook, edit_error=exc.message, edit_form=data)
         return render_page(request, "portal/webhook.html", context, status=400)
@@ -109,7 +110,7 @@ def webhook_edit(request, webhook_id):
 @portal_page(Permission.DELETE, methods=("POST",))
 def webhook_delete(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
-    services.webhook_delete(webhook=webhook)
+    services.webhook_delete(webhook=webhook, actor=request.user)
     messages.success(request, f"Subscription {webhook.name} deleted.")
     return redirect("portal:webhooks")
 
@@ -117,7 +118,7 @@ def webhook_delete(request, webhook_id):
 @portal_page(Permission.UPDATE, methods=("POST",))
 def webhook_rotate_secret(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
-    secret = services.webhook_rotate_secret(webhook=webhook)
+    secret = services.webhook_rotate_secret(webhook=webhook, actor=request.user)
     stash_secret(request, webhook_id=webhook.pk, secret=secret, rotated=True)
     return redirect("portal:webhook", webhook_id=webhook.pk)
 
@@ -125,7 +126,7 @@ def webhook_rotate_secret(request, webhook_id):
 @portal_page(Permission.CREATE, methods=("POST",))
 def webhook_send_test(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
-    result = services.webhook_test(webhook=webhook)
+    result = services.webhook_test(webhook=webhook, actor=request.user)
     text = "Test delivered" if result["success"] else f"Test failed: {result['message']}"
     if result.get("response_status"):
         text += f" (HTTP {result['response_status']})"
@@ -146,7 +147,9 @@ def webhook_replay(request, webhook_id):
         since = parse_instant("since", form["since"]) or timezone.now() - timedelta(days=1)
         until = parse_instant("until", form["until"], end_of_day=True)
         if request.POST.get("confirm"):
-            ids = services.webhook_replay(webhook=webhook, since=since, until=until, status=form["status"])
+            ids = services.webhook_replay(
+                webhook=webhook, since=since, until=until, status=form["status"], actor=request.user
+            )
             messages.success(request, f"{len(ids)} deliveries queued again." if ids else "No delivery matched.")
             return redirect("portal:webhook", webhook_id=webhook.pk)
         count = selectors.delivery_replay_count(webhook=webhook, since=since, until=until, status=form["status"])
@@ -183,7 +186,7 @@ def delivery_detail(request, webhook_id, delivery_id):
 def delivery_retry(request, webhook_id, delivery_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
     try:
-        services.delivery_retry(webhook=webhook, delivery_id=delivery_id)
+        services.delivery_retry(webhook=webhook, delivery_id=delivery_id, actor=request.user)
     except Conflict as exc:
         messages.error(request, exc.message)
     else:

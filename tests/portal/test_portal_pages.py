@@ -533,3 +533,33 @@ def test_list_pages_take_a_fixed_number_of_queries(portal_client, django_assert_
     for path in ("/portal/", "/portal/inbound/", "/portal/webhooks/", f"/portal/webhooks/{webhook.pk}/", "/portal/me/"):
         with django_assert_max_num_queries(12):
             assert client.get(path).status_code == 200, path
+
+
+def test_every_webhook_change_made_in_the_portal_is_an_activity_entry(portal_client, receiver):
+    client = portal_client()
+    client.post("/portal/webhooks/", {"name": "Orders", "url": receiver.url("/hook"), "events": ["*"]})
+    webhook = Webhook.objects.get()
+    client.post(
+        f"/portal/webhooks/{webhook.pk}/edit/", {"name": "Orders v2", "url": receiver.url("/hook"), "events": ["*"]}
+    )
+    client.post(f"/portal/webhooks/{webhook.pk}/rotate-secret/")
+    client.post(f"/portal/webhooks/{webhook.pk}/test/")
+    delivery = Delivery.objects.get(webhook=webhook)
+    client.post(f"/portal/webhooks/{webhook.pk}/deliveries/{delivery.pk}/retry/")
+
+    entries = ActivityLog.objects.filter(tenant=client.tenant, type="webhook").order_by("created_at")
+    assert [e.message for e in entries] == [
+        "Webhook 'Orders' created.",
+        "Webhook updated: events, name, url.",
+        "Signing secret rotated.",
+        "Test event delivered.",
+        "Delivery sent again.",
+    ]
+    assert all(e.actor == client.user and e.details["webhookId"] == str(webhook.pk) for e in entries)
+    page = client.get(f"/portal/webhooks/{webhook.pk}/").content.decode()
+    assert page.count('data-testid="webhook-activity"') == 5
+    secrets = webhook_live_secrets(webhook_id=webhook.pk)
+    assert not any(s in str(e.details) + e.message for s in secrets for e in entries)
+
+    client.post(f"/portal/webhooks/{webhook.pk}/delete/")
+    assert ActivityLog.objects.filter(tenant=client.tenant, message="Webhook 'Orders v2' deleted.").exists()
