@@ -11,7 +11,7 @@ from config.serializers import StrictSerializer
 from portal import services
 
 
-class PortalSessionRequestSerializer(StrictSerializer):
+class PortalSessionCreateSerializer(StrictSerializer):
     user_id = serializers.UUIDField(required=False, help_text="The user to sign in; default: the caller.")
     ttl_seconds = serializers.IntegerField(
         required=False,
@@ -34,12 +34,12 @@ class PortalSessionView(RateLimitFirstMixin, APIView):
     not_found_code = "USER_NOT_FOUND"
 
     @extend_schema(
-        request=PortalSessionRequestSerializer,
+        request=PortalSessionCreateSerializer,
         responses={201: PortalSessionSerializer},
         summary="Open a portal session (a single-use sign-in link)",
     )
     def post(self, request):
-        body = PortalSessionRequestSerializer(data=request.data)
+        body = PortalSessionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         link = services.portal_link_create(
             caller=request.membership,
