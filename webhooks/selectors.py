@@ -17,10 +17,10 @@ __all__ = [
     "delivery_get",
     "delivery_list",
     "delivery_replay_count",
+    "webhook_activity",
     "webhook_get",
     "webhook_list",
     "webhook_live_secrets",
-    "webhook_activity",
     "webhook_stats",
 ]
 
