@@ -30,7 +30,7 @@ class PortalSessionView(RateLimitFirstMixin, APIView):
     """Tenant admins only (others 403). The link is single-use: a used or expired one answers 410."""
 
     permission_classes = [HasTenantPermission]
-    rate_limit_group = "auth"
+    rate_limit_group = "default"  # an embedding backend mints one link per page view
     not_found_code = "USER_NOT_FOUND"
 
     @extend_schema(

@@ -40,7 +40,8 @@ def catalog(request):
         "error": error,
         "nav": "catalog",
     }
-    template = "portal/partials/provider_list.html" if request.htmx else "portal/catalog.html"
+    partial = request.htmx and not request.htmx.history_restore_request  # a restored page needs the whole page
+    template = "portal/partials/provider_list.html" if partial else "portal/catalog.html"
     return render_page(request, template, context)
 
 
@@ -50,15 +51,17 @@ def enable(request, key: str):
     provider = provider_selectors.catalog_get(key=key)
     values = values_from_form(provider.config_schema, request.POST, prefix="config.") if request.POST else {}
     context = {"provider": provider, "name": request.POST.get("name", provider.display_name), "errors": {}}
-    if request.method == "POST" and not (request.POST.get("name") or "").strip():
-        context.update(error="Give the integration a name.", errors={"name": ["This field is required."]})
+    name = (request.POST.get("name") or "").strip()
+    if request.method == "POST" and not 1 <= len(name) <= 200:
+        context.update(
+            error="Give the integration a name of 1 to 200 characters.", errors={"name": ["1 to 200 characters."]}
+        )
     elif request.method == "POST":
         try:
             integration = integration_services.integration_create(
                 tenant=request.tenant,
                 provider=provider,
-                name=(request.POST.get("name") or "").strip(),
-                description=(request.POST.get("description") or "").strip(),
+                name=name,
                 config=values,
                 actor=request.user,
             )
@@ -68,5 +71,4 @@ def enable(request, key: str):
             messages.success(request, f"{integration.name} is enabled. Connect it to start using it.")
             return redirect("portal:integration", integration_id=integration.pk)
     context["fields"] = schema_fields(provider.config_schema, values=values)
-    template = "portal/partials/enable_form.html" if request.htmx else "portal/enable.html"
-    return render_page(request, template, context, status=400 if context.get("error") else 200)
+    return render_page(request, "portal/enable.html", context, status=400 if context.get("error") else 200)

@@ -16,6 +16,7 @@ from portal.web import forbidden, pop_secret, portal_page, render_page, stash_se
 from webhooks import selectors, services
 from webhooks.events import CATALOG
 from webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookStatus
+from webhooks.serializers import WebhookUpdateSerializer, WebhookWriteSerializer
 
 DELIVERIES_SHOWN = 50
 
@@ -35,6 +36,16 @@ def _form_data(post) -> dict:
     }
 
 
+def _validated(serializer_class, data: dict) -> dict:
+    """The form's values through the API's own input serializer (lengths, shapes), so both take the same input."""
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        field, problems = next(iter(serializer.errors.items()))
+        problem = problems[0] if isinstance(problems, list) else problems
+        raise ValidationFailed(f"{field}: {problem}", details=serializer.errors)
+    return dict(serializer.validated_data)
+
+
 def _list_context(request, **extra):
     webhooks = list(selectors.webhook_list(tenant=request.tenant).order_by("-created_at", "-id"))
     return {"webhooks": webhooks, "event_groups": _event_groups(), "form": {}, "nav": "webhooks", **extra}
@@ -48,7 +59,9 @@ def webhook_list(request):
         return forbidden(request)
     data = _form_data(request.POST)
     try:
-        webhook, secret = services.webhook_create(tenant=request.tenant, actor=request.user, **data)
+        webhook, secret = services.webhook_create(
+            tenant=request.tenant, actor=request.user, **_validated(WebhookWriteSerializer, data)
+        )
     except DomainError as exc:
         context = _list_context(request, form=data, error=exc.message, errors=exc.details)
         return render_page(request, "portal/webhooks.html", context, status=400)
@@ -99,7 +112,7 @@ def webhook_edit(request, webhook_id):
     if request.POST.get("status"):
         data["status"] = request.POST["status"]
     try:
-        services.webhook_update(webhook=webhook, data=data, actor=request.user)
+        services.webhook_update(webhook=webhook, data=_validated(WebhookUpdateSerializer, data), actor=request.user)
     except DomainError as exc:
         context = _detail_context(request, webhook, edit_error=exc.message, edit_form=data)
         return render_page(request, "portal/webhook.html", context, status=400)

@@ -462,6 +462,23 @@ def test_an_invalid_subscription_is_explained_and_nothing_is_created(portal_clie
     assert not Webhook.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"name": "x" * 201, "url": "http://127.0.0.1:9/h", "events": ["*"]},
+        {"name": "x", "url": "http://127.0.0.1:9/" + "a" * 2048, "events": ["*"]},
+        {"name": "x", "url": "http://127.0.0.1:9/h", "events": ["a" * 101]},
+        {"name": "x", "url": "http://127.0.0.1:9/h"},
+    ],
+)
+def test_oversized_or_missing_input_is_a_400_not_a_crash(portal_client, form):
+    client = portal_client()
+    catalog_provider("stripe")
+    assert client.post("/portal/webhooks/", form).status_code == 400
+    assert client.post("/portal/catalog/stripe/enable/", {"name": "n" * 201}).status_code == 400
+    assert not Webhook.objects.exists() and not Integration.objects.exists()
+
+
 def test_editing_a_subscription_goes_through_the_service(portal_client):
     client = portal_client(Role.INTEGRATION_MANAGER)
     webhook = _webhook(client.tenant)
