@@ -65,7 +65,10 @@ def portal_link_create(*, caller: Membership, user_id=None, ttl_seconds: int | N
         if target is None:
             raise NotFound("user", "No active user with this id in your tenant.")
     token = secrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(seconds=ttl)
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=ttl)
+    # Links are worth nothing once expired: whoever mints one sweeps the day-old ones (indexed on expires_at).
+    PortalLink.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     PortalLink.objects.create(
         token_hash=PortalLink.hash_token(token),
         tenant_id=caller.tenant_id,

@@ -229,3 +229,22 @@ def test_another_tenants_pages_are_404(browser, transactional_db, local_provider
     assert "Not found" in browser.text and "Secret ledger" not in browser.text
     status = browser.execute_script("return performance.getEntriesByType('navigation')[0].responseStatus")
     assert status == 404
+
+
+def test_the_portal_is_usable_with_the_keyboard(browser, transactional_db, local_provider):
+    admin = MembershipFactory(role=Role.ADMIN)
+    browser.open(_link_path(admin))
+    browser.wait_for(lambda d: urlsplit(d.current_url).path == "/portal/")
+
+    browser.open("/portal/catalog/ledgerly/enable/")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.text == "Skip to content"
+    name = browser.by_testid("integration-name")
+    name.clear()
+    name.send_keys("Keyboard ledger", Keys.ENTER)
+
+    form = browser.wait_for_testid("connect-api-key")
+    assert Integration.objects.filter(tenant=admin.tenant, name="Keyboard ledger").exists()
+    field = form.find_element(By.NAME, "apiKey")
+    label = browser.find_element(By.CSS_SELECTOR, f'label[for="{field.get_attribute("id")}"]')
+    assert label.text == "API key"

@@ -13,6 +13,8 @@ from accounts.models import Role
 from integrations.models import ActivityLog, Connection, HealthCheck, Integration
 from integrations.services import integration_create
 from portal.models import TenantTheme
+from providers.catalog_loader import load_catalog
+from providers.services import providers_sync
 from tests.factories import PASSWORD, MembershipFactory
 from tests.integrations.factories import catalog_provider
 from webhooks.models import Delivery, Webhook
@@ -547,7 +549,9 @@ def test_list_pages_take_a_fixed_number_of_queries(portal_client, django_assert_
     for _ in range(5):
         _delivery(webhook)
 
-    for path in ("/portal/", "/portal/inbound/", "/portal/webhooks/", f"/portal/webhooks/{webhook.pk}/", "/portal/me/"):
+    providers_sync(entries=load_catalog())
+    pages = ("/portal/", "/portal/catalog/", "/portal/inbound/", "/portal/webhooks/", f"/portal/webhooks/{webhook.pk}/")
+    for path in (*pages, "/portal/me/"):
         with django_assert_max_num_queries(12):
             assert client.get(path).status_code == 200, path
 

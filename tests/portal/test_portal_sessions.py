@@ -121,3 +121,40 @@ def test_a_user_of_another_tenant_is_404(admin_client):
 def test_invalid_input_is_a_400_naming_the_field(admin_client, body, field):
     error = assert_error(admin_client.post(URL, body, format="json"), 400, "VALIDATION_ERROR")
     assert field in error["details"]
+
+
+def test_minting_sweeps_links_expired_for_more_than_a_day(admin_client):
+    admin_client.post(URL, {}, format="json")
+    PortalLink.objects.update(expires_at=timezone.now() - timedelta(days=2))
+
+    admin_client.post(URL, {}, format="json")
+
+    assert PortalLink.objects.count() == 1
+
+
+def test_super_admins_set_a_tenants_theme_in_django_admin(admin_client):
+    from portal.models import TenantTheme
+    from tests.factories import UserFactory
+
+    root = Client()
+    root.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert root.get("/admin/portal/tenanttheme/add/").status_code == 200
+
+    response = root.post(
+        "/admin/portal/tenanttheme/add/",
+        {
+            "tenant": str(admin_client.tenant.pk),
+            "display_name": "Acme Hiring",
+            "logo_url": "https://cdn.acme.test/logo.png",
+            "primary_color": "#112233",
+        },
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    theme = TenantTheme.objects.get(tenant=admin_client.tenant)
+    assert (theme.display_name, theme.primary_color) == ("Acme Hiring", "#112233")
+    bad = root.post(
+        "/admin/portal/tenanttheme/add/",
+        {"tenant": str(MembershipFactory().tenant_id), "primary_color": "red; background: url(x)"},
+    )
+    assert bad.status_code == 200 and TenantTheme.objects.count() == 1  # the form refused the colour
