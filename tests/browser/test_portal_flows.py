@@ -248,3 +248,29 @@ def test_the_portal_is_usable_with_the_keyboard(browser, transactional_db, local
     field = form.find_element(By.NAME, "apiKey")
     label = browser.find_element(By.CSS_SELECTOR, f'label[for="{field.get_attribute("id")}"]')
     assert label.text == "API key"
+
+
+def _host_page(receiver, path: str, src: str) -> str:
+    """An embedding app's page, served by the local receiver on another origin (same site: localhost)."""
+    html = f'<!doctype html><title>Host app</title><h1>Host app</h1><iframe id="portal" src="{src}" width="1200" height="700" onload="document.body.dataset.loaded = 1"></iframe>'
+    receiver.script(path, Reply(body=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"}))
+    return f"http://localhost:{receiver.port}{path}"
+
+
+def test_only_the_configured_origins_may_frame_the_portal(browser, transactional_db, receiver, settings):
+    admin = MembershipFactory(role=Role.ADMIN, tenant__name="Framed Co")
+
+    settings.PORTAL_FRAME_ANCESTORS = []
+    browser.open(_host_page(receiver, "/refused", f"{browser.base_url}/portal/login/"))
+    browser.wait_for(lambda d: d.execute_script("return document.body.dataset.loaded"))  # the frame has loaded
+    browser.switch_to.frame(browser.find_element(By.ID, "portal"))
+    assert "Sign in" not in browser.find_element(By.TAG_NAME, "body").text  # Chrome blocked it: an error page
+    browser.switch_to.default_content()
+
+    settings.PORTAL_FRAME_ANCESTORS = [f"http://localhost:{receiver.port}"]
+    browser.open(_host_page(receiver, "/embedded", f"{browser.base_url}{_link_path(admin)}"))
+    browser.switch_to.frame(browser.find_element(By.ID, "portal"))
+    browser.wait_for(lambda d: "Framed Co" in d.find_element(By.TAG_NAME, "body").text)
+    assert "Integrations" in browser.find_element(By.TAG_NAME, "body").text
+    browser.switch_to.default_content()
+    browser.shot("portal-embedded")

@@ -15,6 +15,12 @@
     var message = event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
+  // Providers refuse to be framed: inside an iframe, an OAuth consent opens in a new tab instead of the frame.
+  if (window.top !== window.self) {
+    document.addEventListener("DOMContentLoaded", function () {
+      document.querySelectorAll("form[data-oauth]").forEach(function (form) { form.target = "_blank"; });
+    });
+  }
   // htmx requests carry the CSRF token of the page.
   document.addEventListener("htmx:configRequest", function (event) {
     var token = document.querySelector("meta[name=csrf-token]");
