@@ -252,7 +252,10 @@ def test_the_portal_is_usable_with_the_keyboard(browser, transactional_db, local
 
 def _host_page(receiver, path: str, src: str) -> str:
     """An embedding app's page, served by the local receiver on another origin (same site: localhost)."""
-    html = f'<!doctype html><title>Host app</title><h1>Host app</h1><iframe id="portal" src="{src}" width="1200" height="700" onload="document.body.dataset.loaded = 1"></iframe>'
+    html = (
+        "<!doctype html><title>Host app</title><h1>Host app</h1>"
+        f'<iframe id="portal" src="{src}" width="1200" height="700" onload="document.body.dataset.loaded = 1"></iframe>'
+    )
     receiver.script(path, Reply(body=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"}))
     return f"http://localhost:{receiver.port}{path}"
 
