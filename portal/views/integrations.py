@@ -10,7 +10,7 @@ from integrations import selectors as integration_selectors
 from integrations import services as integration_services
 from integrations.models import ActivityStatus, ActivityType, ConnectionScope, HealthCheck
 from portal.oauth_return import complete_portal_oauth, portal_return_url, safe_next
-from portal.presenters import schema_fields, sparkline, values_from_form, version_diff
+from portal.presenters import SchemaField, schema_fields, sparkline, values_from_form, version_diff
 from portal.web import portal_page, render_page, require
 
 HEALTH_POINTS = 30
@@ -50,12 +50,14 @@ def detail(request, integration_id):
         )
     except ValidationFailed as exc:
         activity, activity_error = [], exc.message
+    credential_fields = schema_fields(provider.credential_schema, secret=True)
     context = {
         "integration": integration,
         "provider": provider,
         "connection": connection,
         "connected": bool(connection and connection.status == "active"),
-        "credential_fields": schema_fields(provider.credential_schema, secret=True),
+        "credential_fields": credential_fields,
+        "basic_fields": _basic_fields(provider, credential_fields),
         "checks": checks,
         "chart": sparkline([c.response_time_ms for c in checks]),
         "version_rows": version_rows,
@@ -68,6 +70,20 @@ def detail(request, integration_id):
     }
     template = "portal/partials/activity.html" if request.htmx and request.GET.get("part") == "activity" else None
     return render_page(request, template or "portal/integration.html", context)
+
+
+def _basic_fields(provider, fields) -> list[SchemaField]:
+    """The two inputs of a username/password provider, labelled as the provider names them (Twilio: Account SID and
+    Auth token); the connection service maps them onto its credential fields in the same order."""
+    names = {f.name: f for f in fields}
+    required = list((provider.credential_schema or {}).get("required") or [])
+    if "username" not in names and len(required) >= 2 and all(n in names for n in required[:2]):
+        first, second = names[required[0]], names[required[1]]
+        return [
+            SchemaField("username", first.label, "text", True, first.help),
+            SchemaField("password", second.label, "password", True, second.help),
+        ]
+    return [SchemaField("username", "Username", "text", True), SchemaField("password", "Password", "password", True)]
 
 
 @portal_page(Permission.UPDATE, methods=("POST",))

@@ -584,3 +584,39 @@ def test_every_webhook_change_made_in_the_portal_is_an_activity_entry(portal_cli
 
     client.post(f"/portal/webhooks/{webhook.pk}/delete/")
     assert ActivityLog.objects.filter(tenant=client.tenant, message="Webhook 'Orders v2' deleted.").exists()
+
+
+@responses.activate
+def test_basic_credentials_are_asked_for_with_the_providers_own_labels(portal_client):
+    client = portal_client()
+    integration = integration_create(tenant=client.tenant, provider=catalog_provider("twilio"), name="Sms")
+    sid, token = "AC" + "0123456789abcdef" * 2, "twilio-auth-token-secret"
+    responses.add(
+        responses.GET, f"https://api.twilio.com/2010-04-01/Accounts/{sid}.json", json={"sid": sid, "status": "active"}
+    )
+
+    form = client.get(f"/portal/integrations/{integration.pk}/").content.decode()
+    assert "Account Sid" in form and "Account SID (HTTP Basic username)." in form and "Auth Token" in form
+
+    client.post(
+        f"/portal/integrations/{integration.pk}/connect/", {"kind": "basic", "username": sid, "password": token}
+    )
+
+    assert Connection.objects.get(integration=integration).credentials == {"accountSid": sid, "authToken": token}
+    assert token not in client.get(f"/portal/integrations/{integration.pk}/").content.decode()
+
+
+@responses.activate
+def test_custom_credentials_come_from_the_credential_schema_with_field_help(portal_client):
+    client = portal_client()
+    integration = integration_create(
+        tenant=client.tenant, provider=catalog_provider("bamboohr"), name="Hr", config={"companyDomain": "acme"}
+    )
+    responses.add(responses.GET, "https://api.bamboohr.com/api/gateway.php/acme/v1/meta/users", json={})
+
+    form = client.get(f"/portal/integrations/{integration.pk}/").content.decode()
+    assert 'name="cred.apiKey"' in form and 'type="password"' in form and "sent as the HTTP Basic username" in form
+
+    client.post(f"/portal/integrations/{integration.pk}/connect/", {"kind": "custom", "cred.apiKey": "bamboo-key-1"})
+
+    assert Connection.objects.get(integration=integration).credentials == {"apiKey": "bamboo-key-1"}
