@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership, Permission, Role
-from config.errors import NotFound
+from config.errors import DomainError, NotFound
 from config.errors import PermissionDenied as DomainPermissionDenied
 from portal.services import DEFAULT_PRIMARY_COLOR, theme_for
 
@@ -105,6 +105,8 @@ def portal_page(permission: str = Permission.READ, *, methods=("GET",)):
                 return error_page(request, 404, "Not found", "This page does not exist, or belongs to someone else.")
             except DomainPermissionDenied as exc:
                 return error_page(request, 403, "Not allowed", exc.message)
+            except DomainError as exc:  # a rule a form did not catch: its status and message, never a 500
+                return error_page(request, exc.status_code, "This could not be done", exc.message)
             return with_portal_headers(response)
 
         return wrapper

@@ -620,3 +620,18 @@ def test_custom_credentials_come_from_the_credential_schema_with_field_help(port
     client.post(f"/portal/integrations/{integration.pk}/connect/", {"kind": "custom", "cred.apiKey": "bamboo-key-1"})
 
     assert Connection.objects.get(integration=integration).credentials == {"apiKey": "bamboo-key-1"}
+
+
+def test_a_domain_error_no_form_expected_is_a_page_with_its_status(portal_client, monkeypatch):
+    from config.errors import Conflict
+
+    client = portal_client()
+    webhook = _webhook(client.tenant)
+
+    def busy(**kwargs):
+        raise Conflict("Another rotation is running.")
+
+    monkeypatch.setattr("webhooks.services.webhook_rotate_secret", busy)
+    response = client.post(f"/portal/webhooks/{webhook.pk}/rotate-secret/")
+
+    assert response.status_code == 409 and "Another rotation is running." in response.content.decode()
