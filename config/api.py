@@ -1,5 +1,6 @@
 """API conventions of api.md, written once: request ids, the error shape, pagination, sorting and rate limits."""
 
+import ipaddress
 import logging
 import re
 import time
@@ -88,6 +89,9 @@ def exception_handler(exc, context):
     extra = {}
     if isinstance(exc, DomainError):
         status_code, code, message, details = exc.status_code, exc.code, exc.message, exc.details
+        if getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(exc.retry_after)
+            extra["retryAfter"] = exc.retry_after
     elif isinstance(exc, exceptions.ValidationError):
         details = _validation_details(exc.detail)
         status_code, code, message = 400, "VALIDATION_ERROR", _first_message(details)
@@ -282,6 +286,48 @@ def hit_rate_limit(group: str, ident: str) -> RateLimit:
     return RateLimit(limit, count, (window + 1) * period)
 
 
+# --- Client identity ----------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _proxy_networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def _parse_ip(value: str):
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    return address.ipv4_mapped if address.version == 6 and address.ipv4_mapped else address
+
+
+def _trusted(address, networks) -> bool:
+    return address is not None and any(address in network for network in networks)
+
+
+def client_ip(request) -> str:
+    """The address a request comes from, as far as the operator's proxies vouch for it.
+
+    `REMOTE_ADDR` (the TCP peer) unless that peer is one of TRUSTED_PROXIES; then `X-Forwarded-For` is read from the
+    right (each trusted proxy appends the address it saw) and the first entry that is not itself a trusted proxy is
+    the client. Anything a client writes into the header left of that is ignored, so a made-up value per request
+    changes nothing. Rate limits, login lockouts and logs key on this. See docs/security.md.
+    """
+    meta = getattr(request, "META", {})
+    remote = meta.get("REMOTE_ADDR", "") or ""
+    networks = _proxy_networks(tuple(settings.TRUSTED_PROXIES))
+    peer = _parse_ip(remote)
+    if not networks or not _trusted(peer, networks):
+        return str(peer) if peer is not None else remote
+    hops = [h for h in (meta.get("HTTP_X_FORWARDED_FOR", "") or "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        address = _parse_ip(hop)
+        if address is None:  # garbage where an address should be: stop trusting the chain there
+            return str(peer)
+        if not _trusted(address, networks):
+            return str(address)
+    return str(peer)  # every hop was one of our proxies: the last one is as close to the client as we get
+
+
 class GroupRateThrottle(BaseThrottle):
     """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
 
@@ -298,7 +344,7 @@ class GroupRateThrottle(BaseThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"ip:{self.get_ident(request)}"
+            ident = f"ip:{client_ip(request)}"
         rate = hit_rate_limit(group, ident)
         request._request.rate_limit = rate
         if rate.exceeded:

@@ -37,18 +37,20 @@ def redact(value: Any, _depth: int = 0) -> Any:
 def log_activity(
     *,
     integration=None,
-    tenant=None,
     type: str,
     status: str,
     message: str,
     details: dict | None = None,
     actor=None,
+    tenant_id=None,
 ) -> ActivityLog:
     """Record one entry for `integration` with the current request id. `details` is redacted of secret-looking keys.
 
-    A tenant-level entry (e.g. a change to a webhook subscription tied to no integration) gives `tenant` instead."""
-    if integration is None and tenant is None:
-        raise ValueError("log_activity needs an integration or a tenant.")
+    `integration` may be None for an entry about something of a tenant's that belongs to no integration (a webhook
+    subscription, say); `tenant_id` then names the tenant.
+    """
+    if integration is None and tenant_id is None:
+        raise ValueError("An activity entry needs an integration or a tenant.")
     if type not in ActivityType.values:
         raise ValueError(f"Unknown activity type {type!r}.")
     if status not in ActivityStatus.values:
@@ -56,7 +58,7 @@ def log_activity(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     entry = ActivityLog.objects.create(
-        tenant_id=integration.tenant_id if integration is not None else getattr(tenant, "pk", tenant),
+        tenant_id=integration.tenant_id if integration is not None else tenant_id,
         integration=integration,
         type=type,
         status=status,

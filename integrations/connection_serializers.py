@@ -17,8 +17,13 @@ class AuthorizeQuerySerializer(StrictSerializer):
 
 
 class OAuthCallbackSerializer(StrictSerializer):
-    code = serializers.CharField(max_length=4096, required=False, allow_blank=True)
-    state = serializers.CharField(max_length=200)
+    code = serializers.CharField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        help_text="The `code` the public callback passed to your returnUrl.",
+    )
+    state = serializers.CharField(max_length=200, help_text="The `state` passed with it (the flow's, unchanged).")
     error = serializers.CharField(max_length=200, required=False, allow_blank=True)
     error_description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 

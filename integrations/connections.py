@@ -25,7 +25,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import Conflict, ConnectionFailed, DomainError, InvalidCredentials, NotFound, ValidationFailed
+from config.errors import (
+    Conflict,
+    ConnectionFailed,
+    DomainError,
+    InvalidCredentials,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from integrations import events, oauth
 from integrations.activity import log_activity
 from integrations.locks import LockTimeout, named_lock
@@ -62,15 +70,11 @@ def connection_for_caller(*, integration: Integration, user) -> Connection | Non
 
 
 def default_connection(integration: Integration) -> Connection | None:
-    """What `get_client(integration)` uses: the tenant-level connection, or for a user-scoped integration the most
-    recently validated active user connection (a health check's sample)."""
-    if not integration.user_scoped:
-        return connection_get(integration=integration)
-    return (
-        Connection.objects.filter(integration=integration, user__isnull=False, status=ConnectionStatus.ACTIVE)
-        .order_by(F("last_validated_at").desc(nulls_last=True), "-connected_at")
-        .first()
-    )
+    """What `get_client(integration)` uses: the tenant-level connection; None for a user-scoped integration, whose
+    connections are each one user's grant, used only on that user's behalf (never as a "sample" for others)."""
+    if integration.user_scoped:
+        return None
+    return connection_get(integration=integration)
 
 
 def _client(integration: Integration, connection: Connection | None) -> ProviderClient:
@@ -135,7 +139,20 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 def allowed_return_origins() -> set[tuple[str, str, int]]:
     origins = {_origin(settings.PUBLIC_BASE_URL)}
     origins.update(_origin(o) for o in getattr(settings, "OAUTH_RETURN_URL_ORIGINS", []) or [])
+    if getattr(settings, "OAUTH_DEFAULT_RETURN_URL", ""):
+        origins.add(_origin(settings.OAUTH_DEFAULT_RETURN_URL))
     return {o for o in origins if o}
+
+
+def allowed_return_origin_strings() -> list[str]:
+    """The same origins as `scheme://host[:port]` strings (default ports left out), for postMessage targets."""
+    out = []
+    for scheme, host, port in sorted(allowed_return_origins()):
+        netloc = f"[{host}]" if ":" in host else host
+        if port != (443 if scheme == "https" else 80):
+            netloc += f":{port}"
+        out.append(f"{scheme}://{netloc}")
+    return out
 
 
 def validate_return_url(url: str) -> str:
@@ -218,37 +235,89 @@ class OAuthResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _state_lookup(state: str) -> OAuthState | None:
+    token = (state or "").strip()
+    if not token or len(token) > 200:
+        return None
+    return (
+        OAuthState.objects.select_related("integration__provider", "integration__tenant", "user")
+        .filter(state_hash=OAuthState.hash_token(token))
+        .first()
+    )
+
+
+def _invalid_state() -> OAuthResult:
+    logger.info("integrations.oauth.invalid_state")
+    return OAuthResult(False, "invalid_state", "The authorization request is unknown; start connecting again.")
+
+
+def oauth_callback_check(*, state: str, error: str | None = None) -> OAuthResult:
+    """The public redirect target's half of the flow: is `state` one of ours, unexpired and unused? Stores nothing,
+    exchanges nothing (RFC 9700 §4.7: the browser that arrives here has not proved it is the user who started the
+    flow; the code is completed by that user's authenticated POST, see `oauth_complete`).
+
+    `return_url` is the flow's returnUrl, else OAUTH_DEFAULT_RETURN_URL, else empty (the caller shows the hand-off
+    page); it is only set when the state is ours, so a forged state never redirects anywhere.
+    """
+    found = _state_lookup(state)
+    if found is None:
+        return _invalid_state()
+    base = {
+        "return_url": found.return_url or getattr(settings, "OAUTH_DEFAULT_RETURN_URL", "") or "",
+        "client_state": found.client_state,
+        "integration": found.integration,
+    }
+    if found.used_at is not None:
+        return OAuthResult(False, "state_already_used", "This authorization response was already used.", **base)
+    if found.expires_at <= timezone.now():
+        return OAuthResult(False, "state_expired", "The authorization request expired; start connecting again.", **base)
+    if error:
+        return OAuthResult(False, oauth.safe_error_code(error), "The provider did not grant access.", **base)
+    return OAuthResult(True, **base)
+
+
 def oauth_complete(
     *,
     state: str,
     code: str | None,
+    user,
+    tenant,
+    integration: Integration,
+    scope: str,
     error: str | None = None,
     error_description: str | None = None,
-    expect_tenant=None,
-    expect_integration: Integration | None = None,
-    expect_user=None,
 ) -> OAuthResult:
-    """Finish the flow for the callback: check the state once, exchange the code, store the tokens.
+    """Finish the flow: the authenticated `user` hands back the code and state the callback passed to the front-end.
+    The state is checked once (atomically consumed), the code exchanged, the tokens stored.
 
-    Never raises for a bad callback: the result says `error` (safe code) and `error_description` (safe text), and
-    `return_url` only when the state is ours (it was validated when the flow started). `expect_*` bind the POST
-    variant to the caller: a state of another tenant, integration or user is `invalid_state`, like an unknown one.
+    Only the user who started the flow can finish it: a state of this integration started by someone else raises
+    PermissionDenied (403) and consumes nothing, so a consent link forwarded to a victim never yields the victim's
+    tokens to the forwarder (nor the forwarder's grant to the victim). A state of another tenant, integration or
+    connection scope is `invalid_state`, like an unknown one. Other bad callbacks do not raise: the result says
+    `error` (safe code) and `error_description` (safe text).
     """
-    token = (state or "").strip()
-    found = None
-    if token and len(token) <= 200:
-        found = (
-            OAuthState.objects.select_related("integration__provider", "integration__tenant", "user")
-            .filter(state_hash=OAuthState.hash_token(token))
-            .first()
-        )
-    if found is None or (
-        (expect_tenant is not None and found.tenant_id != expect_tenant.pk)
-        or (expect_integration is not None and found.integration_id != expect_integration.pk)
-        or (expect_user is not None and found.user_id != expect_user.pk)
+    found = _state_lookup(state)
+    if (
+        found is None
+        or found.tenant_id != tenant.pk
+        or found.integration_id != integration.pk
+        or str(found.scope) != str(scope)
     ):
-        logger.info("integrations.oauth.invalid_state")
-        return OAuthResult(False, "invalid_state", "The authorization request is unknown; start connecting again.")
+        return _invalid_state()
+    if found.user_id != user.pk:
+        logger.warning(
+            "integrations.oauth.completion_by_another_user",
+            extra={"integration_id": str(integration.pk), "user_id": str(user.pk)},
+        )
+        _activity(
+            found.integration,
+            "connect",
+            "error",
+            "OAuth completion refused: the flow was started by another user.",
+            {"error": "wrong_user"},
+            user,
+        )
+        raise PermissionDenied("Only the user who started this authorization can complete it.")
 
     now = timezone.now()
     consumed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True, expires_at__gt=now).update(used_at=now)
@@ -285,6 +354,7 @@ def oauth_complete(
             code=code,
             code_verifier=found.code_verifier,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_exchange(token_response)
     except oauth.OAuthFlowError as exc:
@@ -625,6 +695,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_refresh(token)
     except oauth.OAuthFlowError as exc:
@@ -763,6 +834,30 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
         )
         events.emit(integration.tenant, "integration.disconnected", _event_data(connection, disconnectedAt=now))
     return connection
+
+
+def connection_expire(*, connection: Connection, actor=None, reason: str = "Expired by an administrator.") -> bool:
+    """Mark a connection expired (an administrator's call, e.g. after a leak or a provider-side revocation): its
+    credentials stay stored but are no longer used until the tenant reconnects. A tenant-level connection puts its
+    integration in `error`. Emits `integration.connection_expired`. False when it was not active (nothing done)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.ACTIVE).update(
+            status=ConnectionStatus.EXPIRED, validation_error=reason[:1000], updated_at=now
+        )
+        if not changed:
+            return False
+        current = Connection.objects.select_related("integration__provider", "integration__tenant").get(
+            pk=connection.pk
+        )
+        integration = current.integration
+        if current.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=reason[:1000], last_error_at=now, updated_at=now
+            )
+        _activity(integration, "credentials", "success", reason, {"connectionId": str(current.pk)}, actor)
+        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    return True
 
 
 def _revoke(integration: Integration, connection: Connection, actor) -> bool | None:

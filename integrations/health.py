@@ -85,11 +85,22 @@ def classify(result: CheckResult, *, previous_kind: str = "", slow_ms: int | Non
     return Verdict(HealthCheckStatus.UNHEALTHY, str(kind), message, **common)
 
 
-def _probe(integration: Integration) -> CheckResult | Verdict:
-    """Ask the provider (no transaction held). An expired or revoked connection is judged without a call."""
-    from providers.registry import get_client
+def _probe(integration: Integration, user=None) -> CheckResult | Verdict:
+    """Ask the provider (no transaction held). An expired or revoked connection is judged without a call.
+
+    A user-scoped integration is checked with `user`'s own connection when they have a live one, else with a
+    system-level reachability check that uses nobody's credentials: one user's grant never serves another."""
+    from integrations.connections import connection_get
+    from providers.registry import client_class, get_client
+    from providers.services import provider_oauth_client
 
     try:
+        if integration.user_scoped:
+            own = connection_get(integration=integration, user=user) if user is not None else None
+            if own is None or own.status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR):
+                client = client_class(integration.provider.key)(integration, connection=None)
+                return client.reachability_check(oauth_client=provider_oauth_client(integration.provider))
+            return get_client(integration, connection=own).health_check(log_activity=False)
         client = get_client(integration)
         connection = client.connection
         if connection is not None and connection.status in (ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED):
@@ -109,13 +120,15 @@ def health_check_run(
     integration: Integration,
     trigger: str = HealthCheckTrigger.MANUAL,
     actor=None,
+    user=None,
     not_before: datetime | None = None,
 ) -> HealthCheck | None:
     """Check `integration` now and record the result. With `not_before` (a scheduled slot), a check already made
-    since then makes this a no-op returning None: a redelivered task never checks twice in one period."""
+    since then makes this a no-op returning None: a redelivered task never checks twice in one period. `user` is
+    who asked (a user-scoped integration is checked with their own connection only; see `_probe`)."""
     if not_before is not None and _checked_since(integration.pk, not_before):
         return None
-    outcome = _probe(integration)
+    outcome = _probe(integration, user)
     with transaction.atomic():
         locked = Integration.objects.select_for_update().select_related("provider").filter(pk=integration.pk).first()
         if locked is None or (not_before is not None and _checked_since(locked.pk, not_before, row=locked)):

@@ -24,6 +24,7 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from providers.http import default_timeout
+from webhooks.destinations import UnsafeDestination, safe_session
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,17 @@ def authorization_request(
     return AuthorizationRequest(url=url, code_verifier=verifier)
 
 
-def _session(client_id: str) -> tuple[OAuth2Session, dict[str, int]]:
-    """A session whose token responses are checked for a 5xx before oauthlib parses them."""
+def _session(client_id: str, guarded: bool = False) -> tuple[OAuth2Session, dict[str, int]]:
+    """A session whose token responses are checked for a 5xx before oauthlib parses them. `guarded` (a token URL
+    whose host comes from a tenant's config, e.g. Zendesk's `{subdomain}`) sends through the SSRF guard's adapters
+    and follows no redirect."""
     session = OAuth2Session(client_id, redirect_uri=redirect_uri())
+    if guarded:
+        safe = safe_session(pool_connections=1, pool_maxsize=1)
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, safe.get_adapter(prefix))
+        session.trust_env = False
+        session.max_redirects = 0  # a redirect becomes TooManyRedirects: token_endpoint_unreachable
     seen: dict[str, int] = {}
 
     def check(response: requests.Response) -> requests.Response:
@@ -117,9 +126,10 @@ def exchange_code(
     code: str,
     code_verifier: str,
     token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+    guarded: bool = False,
 ) -> dict[str, Any]:
     """POST the authorization code (and the PKCE code_verifier) to the token endpoint; the token dict."""
-    session, seen = _session(client_id)
+    session, seen = _session(client_id, guarded)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
     kwargs: dict[str, Any] = {"code_verifier": code_verifier} if code_verifier else {}
     if auth is None:
@@ -138,10 +148,11 @@ def refresh_tokens(
     client_secret: str,
     refresh_token: str,
     token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+    guarded: bool = False,
 ) -> dict[str, Any]:
     """grant_type=refresh_token at the token endpoint. A refresh token the provider does not resend is kept in the
     answer (requests-oauthlib copies the old one in)."""
-    session, seen = _session(client_id)
+    session, seen = _session(client_id, guarded)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
     return _call(
         lambda: session.refresh_token(
@@ -170,6 +181,8 @@ def _call(fn, seen: dict[str, int], step: str) -> dict[str, Any]:
             )
         description = exc.description if exc.description and len(exc.description) < 300 else ""
         raise OAuthFlowError(exc.error, description or f"The provider refused the {step}.", status_code=exc.status_code)
+    except UnsafeDestination:
+        raise OAuthFlowError("token_endpoint_refused", "The provider's token endpoint is not an allowed address.")
     except requests.Timeout:
         raise OAuthFlowError("token_endpoint_timeout", "The provider's token endpoint did not answer in time.")
     except requests.RequestException:

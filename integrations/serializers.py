@@ -237,6 +237,18 @@ class VersionDetailSerializer(VersionSerializer):
         return snapshot
 
 
+class RestoreVersionSerializer(StrictSerializer):
+    """The optional body of `POST …/versions/{number}/restore`."""
+
+    restore_credentials = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also bring back the credentials the version holds (admin role only). Default false: config and "
+        "settings are restored and the current credentials stay, unless the restored config moves the API origin "
+        "(scheme, host, port), which drops them.",
+    )
+
+
 class ActivityLogSerializer(serializers.ModelSerializer):
     integration_id = serializers.UUIDField(read_only=True)
     tenant_id = serializers.UUIDField(read_only=True)

@@ -6,7 +6,8 @@ from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from accounts.models import Permission
+from accounts.models import Permission, Role
+from config.errors import PermissionDenied
 from integrations import selectors, services
 from integrations.models import Integration
 from integrations.serializers import (
@@ -16,6 +17,7 @@ from integrations.serializers import (
     IntegrationCreateSerializer,
     IntegrationSerializer,
     IntegrationUpdateSerializer,
+    RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
 )
@@ -25,6 +27,11 @@ _LIST_PARAMS = [
     OpenApiParameter(name, str, required=False)
     for name in ("provider", "status", "category", "type", "environment", "search", "sortBy", "sortOrder")
 ]
+ORIGIN_CHANGE_NOTE = (
+    "A `config` change that moves the API origin (scheme, host or port, e.g. custom_api's `baseUrl` or Zendesk's "
+    "`subdomain`) drops the stored credentials, the tenant's and every user's (`credentialsSet` false, "
+    "`integration.disconnected` with `reason: origin_changed`), unless new `credentials` come in the same request."
+)
 _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status", "type", "from", "to")]
 
 
@@ -34,8 +41,14 @@ _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status"
         summary="Create an integration", request=IntegrationCreateSerializer, responses={201: IntegrationSerializer}
     ),
     retrieve=extend_schema(summary="Get an integration"),
-    update=extend_schema(summary="Update an integration (fields optional)", request=IntegrationUpdateSerializer),
-    partial_update=extend_schema(summary="Update an integration", request=IntegrationUpdateSerializer),
+    update=extend_schema(
+        summary="Update an integration (fields optional)",
+        request=IntegrationUpdateSerializer,
+        description=ORIGIN_CHANGE_NOTE,
+    ),
+    partial_update=extend_schema(
+        summary="Update an integration", request=IntegrationUpdateSerializer, description=ORIGIN_CHANGE_NOTE
+    ),
     destroy=extend_schema(summary="Delete an integration and what hangs off it (admin only)"),
 )
 class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
@@ -139,9 +152,26 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         version = selectors.version_get(integration=self.get_object(), number=number)
         return Response(VersionDetailSerializer(version).data)
 
-    @extend_schema(summary="Restore a version (makes a new version)", request=None, responses=IntegrationSerializer)
+    @extend_schema(
+        summary="Restore a version (makes a new version)",
+        description="Restores the version's `config` and `settings`. Credentials are restored only with "
+        "`restoreCredentials: true`, which needs the admin role (403 otherwise); without it the current credentials "
+        "stay, unless the restored config moves the API origin (scheme, host, port): then they are dropped "
+        "(`credentialsSet` false) and the integration must be connected again.",
+        request=RestoreVersionSerializer,
+        responses=IntegrationSerializer,
+    )
     def restore_version(self, request, pk=None, number=None):
+        integration = self.get_object()
+        body = RestoreVersionSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        restore_credentials = body.validated_data["restore_credentials"]
+        if restore_credentials and request.membership.role != Role.ADMIN:
+            raise PermissionDenied(
+                "Only an admin may restore credentials from a version (restoreCredentials).",
+                details={"restoreCredentials": ["Requires the admin role."]},
+            )
         integration = services.integration_restore_version(
-            integration=self.get_object(), number=number, actor=request.user
+            integration=integration, number=number, actor=request.user, restore_credentials=restore_credentials
         )
         return Response(self._detail(integration))

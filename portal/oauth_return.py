@@ -1,11 +1,11 @@
 """OAuth started in the portal: where the provider's callback sends the browser back, and how the flow finishes.
 
-The portal starts a flow with `returnUrl` = `/portal/integrations/{id}/oauth/complete?next=<page>`. Today the
-public callback (`GET /api/v1/oauth/callback`) exchanges the code itself and redirects here with
-`status=success|error` (+ `error`). If the callback instead hands back `code` and `state` (a flow completed by
-the signed-in user who started it), `complete_portal_oauth` finishes it here, bound to this portal session's
-tenant, integration and user, through the connection service. Both shapes are handled by this one function so
-the rest of the portal does not care which callback it runs behind.
+The portal starts a flow with `returnUrl` = `/portal/integrations/{id}/oauth/complete?next=<page>`. The public
+callback (`GET /api/v1/oauth/callback`) stores nothing: it checks the state and redirects here with `code`, `state`
+and `integrationId` (or `error`). The browser that arrives has proved nothing about who it is (a consent link can be
+forwarded), so the flow is finished here, by the signed-in portal user, through the service the API's
+`POST …/oauth/callback` uses (`connections.oauth_complete`): it completes only for the user who started the flow and
+refuses anyone else (403, nothing stored, the state left unconsumed).
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from integrations import connections
+from integrations.connection_serializers import OAuthCallbackSerializer
+from integrations.models import ConnectionScope
+
+_CALLBACK_FIELDS = ("code", "state", "error", "error_description")
 
 
 @dataclass(frozen=True)
@@ -38,23 +42,27 @@ def safe_next(path: str | None, default: str = "/portal/") -> str:
     return default
 
 
-def complete_portal_oauth(*, params, integration, membership) -> PortalOAuthOutcome:
-    """Finish (or report) the flow for the signed-in portal user; never raises for a bad or replayed callback."""
-    state = params.get("state")
-    if state and (params.get("code") or params.get("error")):
-        result = connections.oauth_complete(
-            state=state,
-            code=params.get("code"),
-            error=params.get("error"),
-            error_description=params.get("error_description"),
-            expect_tenant=membership.tenant,
-            expect_integration=integration,
-            expect_user=membership.user,
-        )
-        if result.success:
-            return PortalOAuthOutcome(True, f"{integration.name} is connected.")
-        return PortalOAuthOutcome(False, f"Connecting failed: {result.error_description or result.error}.")
-    if params.get("status") == "success":
+def complete_portal_oauth(*, params, integration, user, tenant) -> PortalOAuthOutcome:
+    """Finish the flow for the signed-in portal `user` with the `code` and `state` the callback handed back.
+
+    Input is checked like the API's completion endpoint (same serializer); a bad, expired or replayed callback is an
+    outcome to show, not an exception. A flow started by another user raises the service's PermissionDenied (the
+    portal answers it with a 403 page): nothing is exchanged or stored.
+    """
+    body = OAuthCallbackSerializer(data={name: params[name] for name in _CALLBACK_FIELDS if name in params})
+    if not body.is_valid():
+        return PortalOAuthOutcome(False, "Connecting failed: the provider's answer was incomplete. Start again.")
+    data = body.validated_data
+    result = connections.oauth_complete(
+        state=data["state"],
+        code=data.get("code") or None,
+        error=data.get("error") or None,
+        error_description=data.get("error_description") or None,
+        user=user,
+        tenant=tenant,
+        integration=integration,
+        scope=ConnectionScope.USER if integration.user_scoped else ConnectionScope.TENANT,
+    )
+    if result.success:
         return PortalOAuthOutcome(True, f"{integration.name} is connected.")
-    error = (params.get("error") or "unknown_error")[:100]
-    return PortalOAuthOutcome(False, f"Connecting failed ({error}). Start connecting again.")
+    return PortalOAuthOutcome(False, f"Connecting failed: {result.error_description or result.error}")

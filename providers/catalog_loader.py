@@ -17,6 +17,16 @@ Placeholders
   ``configSchema`` or ``credentialSchema``), or, for ``authType == "oauth2"`` only, from a value learnt while
   connecting, listed in :data:`CONNECTION_DERIVED_PLACEHOLDERS` (e.g. Salesforce ``instanceUrl``).
 
+Learnt values come only from what the provider answered while connecting (the connection's metadata), never from
+a tenant's config or credentials, so an oauth2 entry's schemas may not define a property of that name. A learnt
+value that holds a URL (:data:`CONNECTION_DERIVED_URL_PLACEHOLDERS`) must be https on a host under one of the
+domains the entry lists in ``oauthConfig.learntUrlDomains`` (:func:`learnt_url_problem`); an entry that uses one must
+list them. See docs/security.md (SSRF policy).
+
+OAuth client credentials are read from environment variables the entry names: ``clientIdEnv`` must end in
+``_CLIENT_ID`` and ``clientSecretEnv`` in ``_CLIENT_SECRET`` (:func:`oauth_env_name_problem`), so no entry can
+name a server secret such as ``SECRET_KEY`` or ``DATABASE_URL``.
+
 :func:`render_template` fills them in.
 """
 
@@ -27,7 +37,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
@@ -35,10 +45,13 @@ from jsonschema.exceptions import SchemaError, ValidationError
 __all__ = [
     "CATALOG_DIR",
     "CONNECTION_DERIVED_PLACEHOLDERS",
+    "CONNECTION_DERIVED_URL_PLACEHOLDERS",
     "PROVIDER_ENTRY_SCHEMA",
     "CatalogError",
     "MissingPlaceholder",
+    "learnt_url_problem",
     "load_catalog",
+    "oauth_env_name_problem",
     "placeholders",
     "render_template",
     "validate_entry",
@@ -54,6 +67,12 @@ CONNECTION_DERIVED_PLACEHOLDERS: dict[str, str] = {
     "baseUri": "DocuSign: `accounts[].base_uri` of GET https://account.docusign.com/oauth/userinfo after the exchange",
     "accountId": "DocuSign: `accounts[].account_id` of the same userinfo response (the default account)",
 }
+
+#: The learnt values that hold a base URL (https://host): checked with :func:`learnt_url_problem` wherever used.
+CONNECTION_DERIVED_URL_PLACEHOLDERS = frozenset({"instanceUrl", "baseUri"})
+
+#: What the environment variable names of an OAuth client must end with (see :func:`oauth_env_name_problem`).
+OAUTH_ENV_SUFFIXES = {"clientIdEnv": "_CLIENT_ID", "clientSecretEnv": "_CLIENT_SECRET"}
 
 PLACEHOLDER_RE = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
 
@@ -87,6 +106,7 @@ ENTITY_OPERATIONS = ["read", "create", "update", "delete"]
 URL_PATTERN = r"^(https://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
 _SNAKE = r"^[a-z][a-z0-9_]*$"
 _ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+_DOMAIN = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 _url = {"type": "string", "pattern": URL_PATTERN}
 _nullable_url = {"type": ["string", "null"], "pattern": URL_PATTERN}
@@ -190,6 +210,13 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
                 "clientIdEnv": {"type": "string", "pattern": _ENV_NAME},
                 "clientSecretEnv": {"type": "string", "pattern": _ENV_NAME},
                 "refreshMarginSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                # Domains (e.g. "salesforce.com") a URL learnt while connecting must be on or under.
+                "learntUrlDomains": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"type": "string", "pattern": _DOMAIN},
+                },
             },
         },
         "apiKeyPlacement": {
@@ -366,6 +393,52 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER_RE.sub(fill, template)
 
 
+def oauth_env_name_problem(key: str, value: Any) -> str | None:
+    """Why `value` cannot be `oauthConfig.<key>` (``clientIdEnv`` / ``clientSecretEnv``), None when it can.
+
+    The value names an environment variable read for the OAuth client; only names ending in ``_CLIENT_ID`` /
+    ``_CLIENT_SECRET`` are allowed, so a provider entry (which a super admin may edit) cannot make the server send
+    ``SECRET_KEY``, ``ENCRYPTION_KEYS`` or ``DATABASE_URL`` to a URL of its choosing.
+    """
+    suffix = OAUTH_ENV_SUFFIXES[key]
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", value) or not value.endswith(suffix):
+        return f"must be the name of an environment variable ending in {suffix} (e.g. ACME{suffix})"
+    return None
+
+
+def learnt_url_problem(value: Any, domains: list[str] | tuple[str, ...] | None) -> str | None:
+    """Why `value` cannot be a learnt base URL (Salesforce's instance_url, DocuSign's base_uri), None when it can.
+
+    It must be ``https://host`` (a trailing ``/`` allowed), with no credentials, port, path, query or fragment, and
+    its host must equal one of `domains` or end in ``.<domain>``. Applied when the provider's answer is stored and
+    again before every request that uses it.
+    """
+    allowed = [str(d).lower().strip(".") for d in (domains or []) if d]
+    where = " or ".join(f"*.{d}" for d in allowed) or "the provider's domains (the catalog lists none)"
+    problem = f"must be an https URL on {where}"
+    if not isinstance(value, str) or not allowed or any(ord(c) <= 0x20 or c == "\\" for c in value):
+        return problem
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return problem
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme != "https"
+        or not host
+        or "@" in parts.netloc
+        or port is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        return problem
+    if not any(host == domain or host.endswith("." + domain) for domain in allowed):
+        return problem
+    return None
+
+
 def _required_props(schema: Mapping[str, Any] | None) -> set[str]:
     if not schema:
         return set()
@@ -394,6 +467,17 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
     for field in ("authorizationUrl", "tokenUrl", "revocationUrl"):
         for name in sorted(placeholders(oauth.get(field)) - config):
             problems.append(f"oauthConfig.{field}: placeholder {{{name}}} is not a required property of configSchema")
+
+    if derived:
+        # A learnt value is filled from the connection's metadata only: a tenant-typed property of the same name
+        # would suggest otherwise (and once let a tenant aim API calls anywhere).
+        for field in ("configSchema", "credentialSchema"):
+            for name in sorted(set((entry.get(field) or {}).get("properties") or {}) & derived):
+                problems.append(f"{field}.properties.{name}: {name} is learnt while connecting and cannot be typed in")
+        used = set().union(*(placeholders(t) for t in request_fields.values()))
+        if used & CONNECTION_DERIVED_URL_PLACEHOLDERS and not oauth.get("learntUrlDomains"):
+            names = ", ".join(f"{{{n}}}" for n in sorted(used & CONNECTION_DERIVED_URL_PLACEHOLDERS))
+            problems.append(f"oauthConfig.learntUrlDomains: required when apiBaseUrl uses {names}")
     return problems
 
 
@@ -443,6 +527,12 @@ def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
             problems.append(f"entityMappings[{index}].entity: {mapping['entity']!r} is not one of availableEntities")
 
     problems.extend(_placeholder_problems(entry))
+    oauth = entry.get("oauthConfig") or {}
+    for key in OAUTH_ENV_SUFFIXES:
+        if key in oauth:
+            problem = oauth_env_name_problem(key, oauth[key])
+            if problem:
+                problems.append(f"oauthConfig.{key}: {problem}")
     if problems:
         raise CatalogError(source, problems)
     return entry

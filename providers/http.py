@@ -13,8 +13,9 @@ What every call gets, whoever makes it:
   duration, attempts) when an integration is given;
 - secrets redacted: no header, query string or known secret value reaches a log line, an activity entry or an
   error message;
-- tenant-supplied base URLs (`ssrf_guard=True`, e.g. custom_api's `{baseUrl}`) are checked with
-  `webhooks.destinations.check_url` and sent through its connection-time guarded session.
+- a host that comes from a placeholder (`ssrf_guard=True`: custom_api's `{baseUrl}`, Zendesk's `{subdomain}`,
+  Salesforce's learnt `{instanceUrl}`) is checked with `webhooks.destinations.check_url` (resolving the name first
+  unless `resolve_host=False`) and sent through its connection-time guarded session, which follows no redirect.
 
 The response is returned whatever its status; the caller interprets it. Network failures raise `ProviderUnreachable`
 (a 502 CONNECTION_FAILED), a refused destination raises `UnsafeBaseUrl` (a 400 VALIDATION_ERROR).
@@ -155,6 +156,7 @@ def provider_request(
     idempotent: bool | None = None,
     refresh_on_401: bool = True,
     ssrf_guard: bool = False,
+    resolve_host: bool = True,
     log_activity: bool = True,
     secrets: Iterable[str] = (),
 ) -> requests.Response:
@@ -165,7 +167,7 @@ def provider_request(
     known_secrets = set(secrets)
     if ssrf_guard:
         try:
-            check_url(url)
+            check_url(url, resolve=resolve_host)
         except UnsafeDestination as exc:
             raise UnsafeBaseUrl(f"The API base URL is not allowed: {redact(str(exc), known_secrets)}.")
 

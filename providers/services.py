@@ -9,11 +9,10 @@ import logging
 import os
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from config.errors import Conflict, ValidationFailed
-from providers.catalog_loader import CatalogError, validate_entry
+from providers.catalog_loader import CatalogError, oauth_env_name_problem, validate_entry
 from providers.models import Audience, Provider, ProviderStatus
 
 logger = logging.getLogger(__name__)
@@ -338,12 +337,12 @@ def providers_sync(*, entries: list[dict[str, Any]], dry_run: bool = False) -> l
 
 
 # --- OAuth client ---------------------------------------------------------------------------------------------------
-def _setting_or_env(name: str | None) -> str:
-    if not name:
+def _env(name: str | None, key: str) -> str:
+    """The environment variable `name`, read only when it is an OAuth client name (`*_CLIENT_ID` /
+    `*_CLIENT_SECRET`, see `oauth_env_name_problem`); never a Django setting, so no entry can make the server send
+    SECRET_KEY or DATABASE_URL to a provider's URL."""
+    if not name or oauth_env_name_problem(key, name):
         return ""
-    value = getattr(settings, name, None)
-    if isinstance(value, str) and value:
-        return value
     return os.environ.get(name, "")
 
 
@@ -351,13 +350,13 @@ def provider_oauth_client(provider: Provider) -> tuple[str, str] | None:
     """(client_id, client_secret) for an OAuth provider, or None when either is missing.
 
     Each comes from what a super admin stored (`oauthConfig.clientId`, the encrypted `oauth_client_secret`) or else
-    from the settings/environment variable the entry names (`clientIdEnv`, `clientSecretEnv`, e.g. GOOGLE_CLIENT_ID).
+    from the environment variable the entry names (`clientIdEnv`, `clientSecretEnv`, e.g. GOOGLE_CLIENT_ID).
     """
     oauth = provider.oauth_config or {}
     if not isinstance(oauth, dict) or provider.auth_type != "oauth2":
         return None
-    client_id = oauth.get(CLIENT_ID_KEY) or _setting_or_env(oauth.get("clientIdEnv"))
-    client_secret = provider.oauth_client_secret or _setting_or_env(oauth.get("clientSecretEnv"))
+    client_id = oauth.get(CLIENT_ID_KEY) or _env(oauth.get("clientIdEnv"), "clientIdEnv")
+    client_secret = provider.oauth_client_secret or _env(oauth.get("clientSecretEnv"), "clientSecretEnv")
     if not client_id or not client_secret:
         return None
     return client_id, client_secret

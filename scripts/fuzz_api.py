@@ -27,6 +27,7 @@ def main() -> int:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
             "DEBUG": "false",
             "SECRET_KEY": "fuzz-secret-key-" + "x" * 40,
+            "JWT_SIGNING_KEY": "fuzz-jwt-signing-key-" + "x" * 40,
             "ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc=",
             "VAR_DIR": var_dir,
             "RATE_LIMIT_ENABLED": "false",

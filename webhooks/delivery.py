@@ -41,6 +41,7 @@ __all__ = [
     "Outcome",
     "build_body",
     "classify_status",
+    "format_body",
     "live_secrets",
     "live_secrets_many",
     "parse_retry_after",
@@ -101,6 +102,31 @@ def build_body(*, event_id: str, event: str, timestamp: datetime, tenant_id: str
         separators=(",", ":"),
     )
     return f'{head[:-1]},"data":{data_json}}}'
+
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+
+
+def format_body(body: str, payload_format: str) -> tuple[bytes, str]:
+    """The bytes a subscription receives and their Content-Type, from the event's stored body.
+
+    ``standard``: the stored body as is. ``cloudevents``: a CloudEvents 1.0 structured-mode JSON event made from it
+    (``id`` = the message id = ``webhook-id``, ``type`` = the event, ``source`` = ``/tenants/{tenantId}``, ``time``,
+    ``data``). It is derived deterministically from the stored body, so every attempt sends the same bytes.
+    """
+    if payload_format != "cloudevents":
+        return body.encode("utf-8"), "application/json"
+    stored = json.loads(body)
+    event = {
+        "specversion": "1.0",
+        "id": stored["id"],
+        "type": stored["event"],
+        "source": f"/tenants/{stored['tenantId']}",
+        "time": stored["timestamp"],
+        "datacontenttype": "application/json",
+        "data": stored.get("data", {}),
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), CLOUDEVENTS_CONTENT_TYPE
 
 
 # --------------------------------------------------------------------------- decisions
@@ -189,13 +215,20 @@ def send_once(
     secrets: list[str],
     custom_headers: dict[str, str] | None = None,
     timeout_ms: int = 10000,
+    content_type: str = "application/json",
 ) -> Outcome:
     """POST ``body`` once, signed with ``secrets`` (newest first); never raises for a network or HTTP failure."""
     custom = dict(custom_headers or {})
     headers = {
         **custom,
         **signing.build_headers(
-            msg_id=msg_id, event=event, attempt=attempt, timestamp=int(time.time()), body=body, secrets=secrets
+            msg_id=msg_id,
+            event=event,
+            attempt=attempt,
+            timestamp=int(time.time()),
+            body=body,
+            secrets=secrets,
+            content_type=content_type,
         ),
     }
     outcome = Outcome(kind=FAILED, request_headers=_stored_headers(headers, custom))
@@ -331,15 +364,17 @@ def _send_claimed(delivery, secrets: list[str], deadline: float) -> Outcome | No
     if not secrets:
         return Outcome(kind=FAILED, error="The subscription has no live signing secret.")
     webhook = delivery.webhook
+    body, content_type = format_body(delivery.body, webhook.payload_format)
     return send_once(
         url=webhook.url,
-        body=delivery.body.encode("utf-8"),
+        body=body,
         msg_id=str(delivery.event_id),
         event=delivery.event_type,
         attempt=delivery.attempt_count + 1,
         secrets=secrets,
         custom_headers=webhook.headers,
         timeout_ms=webhook.timeout_ms,
+        content_type=content_type,
     )
 
 

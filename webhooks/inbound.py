@@ -413,8 +413,10 @@ def _record_failure(event_id, exc: BaseException, *, failed: bool, started: floa
 
 
 @transaction.atomic
-def inbound_event_replay(*, event: InboundEvent, actor=None) -> InboundEvent:
-    """Process a stored event again (after a fix, or to re-announce it): back to `pending`, enqueued after commit."""
+def inbound_event_replay(*, event: InboundEvent, actor=None, activity: Mapping[str, Any] | None = None) -> InboundEvent:
+    """Process a stored event again (after a fix, or to re-announce it): back to `pending`, enqueued after commit.
+
+    One activity entry; `activity` adds the caller's details to it (the console marks its own)."""
     from integrations.activity import log_activity
 
     InboundEvent.objects.filter(pk=event.pk).update(
@@ -424,11 +426,11 @@ def inbound_event_replay(*, event: InboundEvent, actor=None) -> InboundEvent:
     endpoint = event.endpoint
     log_activity(
         integration=endpoint.integration if endpoint.integration_id else None,
-        tenant=event.tenant_id,
+        tenant_id=event.tenant_id,
         type="webhook",
         status="success",
         message=f"Inbound event replayed on {endpoint.name!r}.",
-        details={"inboundEndpointId": str(endpoint.pk), "inboundEventId": str(event.pk)},
+        details={"inboundEndpointId": str(endpoint.pk), "inboundEventId": str(event.pk), **(activity or {})},
         actor=actor,
     )
     transaction.on_commit(lambda: _enqueue(event.id), robust=True)

@@ -14,6 +14,11 @@ The promises:
 * A subscription that is ``disabled`` (persistent failures, or a 410) still gets its new events recorded as
   ``pending`` deliveries that are not sent; setting it ``active`` again sends them. An ``inactive``
   (user-paused) subscription gets no new deliveries.
+* ``trigger`` refuses an unknown event type and data that breaks the type's JSON Schema (webhooks.event_types)
+  before writing anything; a subscription whose ``filter`` the data does not satisfy gets no delivery
+  (webhooks.filters).
+
+Recovery jobs (``webhook_recover``) live in webhooks.recovery.
 """
 
 from __future__ import annotations
@@ -37,11 +42,15 @@ from config.errors import Conflict, NotFound, ValidationFailed
 from webhooks import delivery as sender
 from webhooks import signing
 from webhooks.destinations import UnsafeDestination, check_url
-from webhooks.events import WEBHOOK_DISABLED, WEBHOOK_TEST, invalid_patterns, is_known_event, matches
+from webhooks.event_types import event_data_validate, known_event_names, pattern_is_valid
+from webhooks.events import WEBHOOK_DISABLED, WEBHOOK_TEST, matches
+from webhooks.filters import filter_matches, filter_validate
 from webhooks.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    OutboundSignatureScheme,
+    PayloadFormat,
     Webhook,
     WebhookEvent,
     WebhookSecret,
@@ -87,7 +96,9 @@ def trigger(tenant, event: str, data: Mapping[str, Any] | None = None, *, idempo
     """Record ``event`` for ``tenant`` and a delivery per matching subscription; send after the caller commits.
 
     ``tenant`` is a Tenant (or its id). ``data`` must be a JSON object (datetimes, UUIDs, decimals become
-    strings). Unknown events and non-object data raise ValidationFailed. With ``idempotency_key``, a repeated
+    strings) valid against the event type's schema. Unknown events, non-object data and data that breaks the
+    schema raise ValidationFailed (details per field) and write nothing. A subscription with a ``filter`` receives
+    the event only when the data satisfies it. With ``idempotency_key``, a repeated
     call (same tenant and key) returns the first event and records nothing new. A subscription receives the
     event when one of its patterns matches and, when it is tied to an integration, when ``data`` carries no
     ``integrationId`` or that integration's id. Returns the WebhookEvent, with ``delivery_ids`` (list) set.
@@ -97,7 +108,7 @@ def trigger(tenant, event: str, data: Mapping[str, Any] | None = None, *, idempo
 
 def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=None) -> WebhookEvent:
     tenant_id = getattr(tenant, "pk", tenant)
-    if not is_known_event(event):
+    if not isinstance(event, str) or not event or "*" in event:
         raise ValidationFailed(f"Unknown event {event!r}.", details={"event": ["Unknown event."]})
     if data is None:
         data = {}
@@ -109,6 +120,8 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
         data_json = sender.serialise_data(dict(data))
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("The event data is not JSON-serialisable.", details={"data": [str(exc)[:200]]})
+    payload = json.loads(data_json)
+    event_data_validate(event=event, data=payload)
 
     with transaction.atomic():
         if idempotency_key:
@@ -126,7 +139,7 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
             id=event_id,
             tenant_id=tenant_id,
             event=event,
-            payload=json.loads(data_json),
+            payload=payload,
             body=body,
             idempotency_key=idempotency_key or "",
             created_at=now,
@@ -146,12 +159,14 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
         integration_id = str(data.get("integrationId") or data.get("integration_id") or "") or None
         subscriptions = Webhook.objects.filter(
             tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
-        ).values_list("id", "events", "status", "integration_id")
+        ).values_list("id", "events", "status", "integration_id", "filter")
         deliveries, to_send = [], []
-        for webhook_id, patterns, status, sub_integration in subscriptions:
+        for webhook_id, patterns, status, sub_integration, conditions in subscriptions:
             if webhook_id == exclude_webhook_id or not matches(patterns or [], event):
                 continue
             if sub_integration is not None and integration_id is not None and str(sub_integration) != integration_id:
+                continue
+            if conditions and not filter_matches(conditions, payload):
                 continue
             delivery_id = uuid.uuid4()
             deliveries.append((delivery_id, webhook_id))
@@ -266,7 +281,8 @@ def _validate_url(url: str) -> str:
 def _validate_events(events) -> list[str]:
     if not isinstance(events, list | tuple) or not events:
         raise ValidationFailed("events: give at least one event.", details={"events": ["Give at least one event."]})
-    bad = invalid_patterns(events)
+    names = known_event_names()
+    bad = [str(p) for p in events if not pattern_is_valid(p, names=names)]
     if bad:
         message = f"Unknown event or pattern: {', '.join(bad[:5])}. See GET /api/v1/integrations/webhooks/events."
         raise ValidationFailed(f"events: {message}", details={"events": [message]})
@@ -306,6 +322,9 @@ def _validate_secret(secret: str | None) -> str:
     if not isinstance(secret, str) or not 8 <= len(secret) <= 200 or secret.strip() != secret:
         message = "Must be 8 to 200 characters without surrounding spaces."
         raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    if secret.startswith((signing.PRIVATE_KEY_PREFIX, signing.PUBLIC_KEY_PREFIX)):
+        message = "whsk_/whpk_ keys are generated by the platform: use signatureScheme v1a."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
     try:
         key = signing.secret_bytes(secret)
     except ValueError:
@@ -314,6 +333,28 @@ def _validate_secret(secret: str | None) -> str:
     if len(key) < 8:
         message = "The secret is too short."
         raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    return secret
+
+
+def _validate_choice(name: str, value, choices) -> str:
+    if value not in choices.values:
+        message = f"Must be one of: {', '.join(choices.values)}."
+        raise ValidationFailed(f"{name}: {message}", details={name: [message]})
+    return value
+
+
+def _new_signing_key(webhook: Webhook, secret: str | None) -> str | None:
+    """Store the subscription's new current key: a v1 secret (returned) or a v1a key pair (the public key is
+    stored beside the encrypted private key; nothing secret is returned)."""
+    if webhook.signature_scheme == OutboundSignatureScheme.V1A:
+        if secret:
+            message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."
+            raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+        private, public = signing.generate_keypair()
+        WebhookSecret.objects.create(webhook=webhook, secret=private, public_key=public)
+        return None
+    secret = _validate_secret(secret)
+    WebhookSecret.objects.create(webhook=webhook, secret=secret)
     return secret
 
 
@@ -339,18 +380,29 @@ def _integration_for(tenant, integration_id):
 # --------------------------------------------------------------------------- subscriptions
 
 
-def _activity(webhook: Webhook, message: str, *, actor=None, details: Mapping[str, Any] | None = None, ok=True) -> None:
+def _activity(
+    webhook: Webhook,
+    message: str,
+    *,
+    actor=None,
+    details: Mapping[str, Any] | None = None,
+    ok=True,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     """Every change to a subscription is an activity entry, like changes to integrations: on the subscription's
-    integration when it has one, else at tenant level (`details.webhookId` names the subscription either way)."""
+    integration when it has one, else at tenant level (`details.webhookId` names the subscription either way).
+
+    `extra` is the caller's addition to the entry's details (the console marks its actions `source: console` with
+    the action's name), so one change is one entry whoever made it."""
     from integrations.activity import log_activity
 
     log_activity(
         integration=webhook.integration if webhook.integration_id else None,
-        tenant=webhook.tenant_id,
+        tenant_id=webhook.tenant_id,
         type="webhook",
         status="success" if ok else "error",
         message=message,
-        details={"webhookId": str(webhook.pk), "name": webhook.name, **(details or {})},
+        details={"webhookId": str(webhook.pk), "name": webhook.name, **(details or {}), **(extra or {})},
         actor=actor,
     )
 
@@ -368,9 +420,13 @@ def webhook_create(
     timeout_ms: int = 10000,
     integration_id=None,
     status: str = WebhookStatus.ACTIVE,
+    signature_scheme: str = OutboundSignatureScheme.V1,
+    filter: Mapping[str, Any] | None = None,
+    payload_format: str = PayloadFormat.STANDARD,
     actor=None,
-) -> tuple[Webhook, str]:
-    """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given)."""
+) -> tuple[Webhook, str | None]:
+    """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given), or None
+    for a ``v1a`` subscription (its ed25519 key pair is generated; the public key is readable, the private never)."""
     if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
         raise ValidationFailed(
             "status: must be active or inactive.", details={"status": ["Must be active or inactive."]}
@@ -384,21 +440,27 @@ def webhook_create(
         headers=_validate_headers(headers),
         retry_attempts=_validate_range("retryAttempts", retry_attempts, 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS),
         timeout_ms=_validate_range("timeoutMs", timeout_ms, 1000, 30000),
+        signature_scheme=_validate_choice("signatureScheme", signature_scheme, OutboundSignatureScheme),
+        filter=filter_validate(filter),
+        payload_format=_validate_choice("payloadFormat", payload_format, PayloadFormat),
         status=status,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     if not webhook.name:
         raise ValidationFailed("name: required.", details={"name": ["This field is required."]})
-    secret = _validate_secret(secret)
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
+        secret = _validate_secret(secret)  # before the first write: a bad secret leaves nothing behind
     webhook.save()
-    WebhookSecret.objects.create(webhook=webhook, secret=secret)
+    secret = _new_signing_key(webhook, secret)
     _activity(webhook, f"Webhook {webhook.name!r} created.", actor=actor, details={"events": webhook.events})
     logger.info("webhooks.subscription.created", extra={"webhook_id": str(webhook.pk), "tenant_id": str(tenant.pk)})
     return webhook, secret
 
 
 @transaction.atomic
-def webhook_update(*, webhook: Webhook, data: Mapping[str, Any], actor=None) -> Webhook:
+def webhook_update(
+    *, webhook: Webhook, data: Mapping[str, Any], actor=None, activity: Mapping[str, Any] | None = None
+) -> Webhook:
     """Change the given fields. Setting ``status`` to ``active`` again sends the deliveries that waited."""
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
     resume = False
@@ -420,6 +482,10 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any], actor=None) -> 
         webhook.timeout_ms = _validate_range("timeoutMs", data["timeout_ms"], 1000, 30000)
     if "integration_id" in data:
         webhook.integration = _integration_for(webhook.tenant, data["integration_id"])
+    if "filter" in data:
+        webhook.filter = filter_validate(data["filter"])
+    if "payload_format" in data:
+        webhook.payload_format = _validate_choice("payloadFormat", data["payload_format"], PayloadFormat)
     if "status" in data:
         status = data["status"]
         if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
@@ -437,7 +503,13 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any], actor=None) -> 
     if resume:
         _resume_pending(webhook)
     changed = sorted(_camel(name) for name in data)
-    _activity(webhook, f"Webhook updated: {', '.join(changed)}.", actor=actor, details={"changedFields": changed})
+    _activity(
+        webhook,
+        f"Webhook updated: {', '.join(changed)}.",
+        actor=actor,
+        details={"changedFields": changed},
+        extra=activity,
+    )
     return webhook
 
 
@@ -458,27 +530,38 @@ def _resume_pending(webhook: Webhook) -> None:
 
 
 @transaction.atomic
-def webhook_delete(*, webhook: Webhook, actor=None) -> None:
+def webhook_delete(*, webhook: Webhook, actor=None, activity: Mapping[str, Any] | None = None) -> None:
     """Delete the subscription with its secrets and delivery history."""
     webhook_id = str(webhook.pk)
-    _activity(webhook, f"Webhook {webhook.name!r} deleted.", actor=actor)
+    _activity(webhook, f"Webhook {webhook.name!r} deleted.", actor=actor, details={"url": webhook.url}, extra=activity)
     webhook.delete()
     logger.info("webhooks.subscription.deleted", extra={"webhook_id": webhook_id})
 
 
 @transaction.atomic
-def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None, actor=None) -> str:
-    """Make a new current secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. Returns it."""
+def webhook_rotate_secret(
+    *, webhook: Webhook, secret: str | None = None, actor=None, activity: Mapping[str, Any] | None = None
+) -> str | None:
+    """Make a new current secret (or, for ``v1a``, a new ed25519 key pair); the previous one keeps signing for
+    WEBHOOK_SECRET_OVERLAP_HOURS. Returns the new secret (None for ``v1a``: read its public key)."""
     now = timezone.now()
-    new_secret = _validate_secret(secret)
-    Webhook.objects.select_for_update().filter(pk=webhook.pk).first()  # serialise concurrent rotations
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)  # serialise concurrent rotations
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
+        secret = _validate_secret(secret)
+    elif secret:
+        message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
     WebhookSecret.objects.filter(webhook=webhook, expires_at__lte=now).delete()
     overlap = timedelta(hours=float(settings.WEBHOOK_SECRET_OVERLAP_HOURS))
     WebhookSecret.objects.filter(webhook=webhook, expires_at__isnull=True).update(expires_at=now + overlap)
-    WebhookSecret.objects.create(webhook=webhook, secret=new_secret)
+    new_secret = _new_signing_key(webhook, secret)
     Webhook.objects.filter(pk=webhook.pk).update(updated_at=now)
     _activity(
-        webhook, "Signing secret rotated.", actor=actor, details={"previousValidHours": overlap.total_seconds() / 3600}
+        webhook,
+        "Signing secret rotated.",
+        actor=actor,
+        details={"previousValidHours": overlap.total_seconds() / 3600},
+        extra=activity,
     )
     logger.info("webhooks.secret.rotated", extra={"webhook_id": str(webhook.pk)})
     return new_secret
@@ -538,15 +621,17 @@ def webhook_test(*, webhook: Webhook, actor=None) -> dict[str, Any]:
     from webhooks.selectors import webhook_live_secrets
 
     secrets = webhook_live_secrets(webhook_id=webhook.pk)
+    body, content_type = sender.format_body(event.body, webhook.payload_format)
     outcome = sender.send_once(
         url=webhook.url,
-        body=event.body.encode("utf-8"),
+        body=body,
         msg_id=str(event.pk),
         event=WEBHOOK_TEST,
         attempt=1,
         secrets=secrets,
         custom_headers=webhook.headers,
         timeout_ms=webhook.timeout_ms,
+        content_type=content_type,
     )
     delivery.webhook = webhook
     delivery_record_attempt(delivery=delivery, token=token, outcome=outcome, allow_retry=False, affect_health=False)
@@ -570,7 +655,7 @@ def webhook_test(*, webhook: Webhook, actor=None) -> dict[str, Any]:
 
 
 @transaction.atomic
-def delivery_retry(*, webhook: Webhook, delivery_id, actor=None) -> Delivery:
+def delivery_retry(*, webhook: Webhook, delivery_id, actor=None, activity: Mapping[str, Any] | None = None) -> Delivery:
     """Send one delivery again now (a new attempt on the same row: same ``webhook-id``), with a fresh retry budget."""
     try:
         delivery = Delivery.objects.select_for_update().get(webhook=webhook, pk=delivery_id)
@@ -590,7 +675,7 @@ def delivery_retry(*, webhook: Webhook, delivery_id, actor=None) -> Delivery:
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
     delivery.refresh_from_db()
-    _activity(webhook, "Delivery sent again.", actor=actor, details={"deliveryId": str(delivery.pk)})
+    _activity(webhook, "Delivery sent again.", actor=actor, details={"deliveryId": str(delivery.pk)}, extra=activity)
     return delivery
 
 
@@ -602,6 +687,7 @@ def webhook_replay(
     until: datetime | None = None,
     status: str = DeliveryStatus.FAILED,
     actor=None,
+    activity: Mapping[str, Any] | None = None,
 ) -> list:
     """Re-send the subscription's ``status`` (failed, or success) deliveries created in [since, until).
 
@@ -636,6 +722,7 @@ def webhook_replay(
         f"{len(ids)} {status} deliveries replayed.",
         actor=actor,
         details={"replayed": len(ids), "since": since.isoformat(), "until": until.isoformat(), "status": status},
+        extra=activity,
     )
     logger.info("webhooks.delivery.replayed", extra={"webhook_id": str(webhook.pk), "count": len(ids)})
     return ids
@@ -666,6 +753,7 @@ class ClaimedWebhook:
     retry_attempts: int
     status: str
     updated_at: datetime | None
+    payload_format: str = PayloadFormat.STANDARD
 
 
 @dataclass(slots=True)
@@ -702,6 +790,7 @@ _CLAIM_COLUMNS = (
     "webhook__retry_attempts",
     "webhook__status",
     "webhook__updated_at",
+    "webhook__payload_format",
 )
 
 

@@ -55,7 +55,9 @@ class Connection(models.Model):
     credential_hint = models.CharField(max_length=32, blank=True, help_text="Masked, e.g. sk_l…WxYz.")
     granted_scopes = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    oauth_client_id = models.CharField(max_length=255, blank=True, help_text="The OAuth client that minted it.")
+    oauth_client_id = models.CharField(
+        "OAuth client ID", max_length=255, blank=True, help_text="The OAuth client that minted it."
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="Non-secret values learnt while connecting.")
     token_generation = models.PositiveIntegerField(default=0)
     connected_at = models.DateTimeField(null=True, blank=True)

@@ -6,8 +6,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.lockout import login_locked, login_retry_after
 from accounts.models import Membership
-from config.api import hit_rate_limit
+from config.api import client_ip, hit_rate_limit
 from portal import services
 from portal.oauth_return import safe_next
 from portal.web import SESSION_KEY, render_page, with_portal_headers
@@ -41,11 +42,12 @@ def login_view(request):
         password = request.POST.get("password") or ""
         tenant_slug = (request.POST.get("tenant") or "").strip().lower()[:50]
         context.update(email=email, tenant=tenant_slug)
-        if settings.RATE_LIMIT_ENABLED:
-            ident = request.META.get("REMOTE_ADDR", "")
-            if hit_rate_limit("auth", f"portal-ip:{ident}").exceeded:
-                context["error"] = "Too many attempts. Wait a minute and try again."
-                return render_page(request, "portal/login.html", context, status=429)
+        if settings.RATE_LIMIT_ENABLED and hit_rate_limit("auth", f"portal-ip:{client_ip(request)}").exceeded:
+            context["error"] = "Too many attempts. Wait a minute and try again."
+            return render_page(request, "portal/login.html", context, status=429)
+        if email and login_locked(request=request, email=email):
+            # The per-account limit the API's token endpoint and the admin login share: the right password too.
+            return _locked_out(request, context, email)
         membership, error = _membership_for(request, email, password, tenant_slug)
         if membership is None:
             context["error"] = error
@@ -55,7 +57,20 @@ def login_view(request):
     return render_page(request, "portal/login.html", context)
 
 
+def _locked_out(request, context: dict, email: str):
+    retry_after = login_retry_after(email)
+    minutes = max(1, -(-retry_after // 60))
+    context["error"] = (
+        "Too many failed sign-in attempts for this account. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    response = render_page(request, "portal/login.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def _membership_for(request, email: str, password: str, tenant_slug: str) -> tuple[Membership | None, str]:
+    # With `request`, django-axes counts a failure against the same per-email limit as the API and the admin login.
     user = authenticate(request, email=email, password=password) if email and password else None
     if user is None:  # wrong password, unknown email and inactive user answer alike
         return None, "Invalid email or password."

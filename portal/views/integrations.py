@@ -3,8 +3,9 @@
 from django.contrib import messages
 from django.shortcuts import redirect
 
-from accounts.models import Permission
+from accounts.models import Permission, Role
 from config.errors import DomainError, ValidationFailed
+from config.errors import PermissionDenied as DomainPermissionDenied
 from integrations import connections
 from integrations import selectors as integration_selectors
 from integrations import services as integration_services
@@ -137,9 +138,14 @@ def connect_oauth(request, integration_id):
 
 @portal_page()
 def oauth_complete(request, integration_id):
-    """Where a portal OAuth flow comes back: finish it for this session's user and return to where it started."""
+    """Where a portal OAuth flow comes back from the public callback: finish it for this session's user (only the
+    user who started it can) and return to the page it started from."""
     integration = _integration(request, integration_id)
-    outcome = complete_portal_oauth(params=request.GET, integration=integration, membership=request.membership)
+    if not integration.user_scoped:
+        require(request, Permission.UPDATE)  # like the API's tenant-level completion
+    outcome = complete_portal_oauth(
+        params=request.GET, integration=integration, user=request.user, tenant=request.tenant
+    )
     (messages.success if outcome.success else messages.error)(request, outcome.message)
     return redirect(safe_next(request.GET.get("next"), _here(integration)))
 
@@ -168,10 +174,15 @@ def disconnect(request, integration_id):
 
 @portal_page(Permission.UPDATE, methods=("POST",))
 def restore_version(request, integration_id, number: int):
+    """Config and settings come back; the version's credentials only when an admin ticks "restore credentials" (the
+    API's `restoreCredentials` rule), and a restored config that moves the API origin drops the current ones."""
     integration = _integration(request, integration_id)
+    restore_credentials = request.POST.get("restore_credentials") in ("1", "on", "true")
+    if restore_credentials and request.membership.role != Role.ADMIN:
+        raise DomainPermissionDenied("Only an admin may restore credentials from a version.")
     try:
         integration = integration_services.integration_restore_version(
-            integration=integration, number=number, actor=request.user
+            integration=integration, number=number, actor=request.user, restore_credentials=restore_credentials
         )
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -1,8 +1,9 @@
 """Outbound webhooks: subscriptions (create, edit, delete), the secret shown once, test sends, deliveries with their
 attempts, retry, and replay of a time window with a dry-run count first."""
 
-from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
+from itertools import groupby
 
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -13,19 +14,28 @@ from config.errors import Conflict, DomainError, ValidationFailed
 from integrations.selectors import parse_instant
 from portal.presenters import excerpt, masked_headers, pretty_json
 from portal.web import forbidden, pop_secret, portal_page, render_page, stash_secret
-from webhooks import selectors, services
-from webhooks.events import CATALOG
+from webhooks import event_types, selectors, services
 from webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookStatus
 from webhooks.serializers import WebhookUpdateSerializer, WebhookWriteSerializer
 
 DELIVERIES_SHOWN = 50
 
 
-def _event_groups():
-    groups = defaultdict(list)
-    for event in CATALOG.values():
-        groups[event.category].append(event)
-    return sorted(groups.items())
+@dataclass(frozen=True)
+class EventGroup:
+    name: str
+    events: list
+    wildcard: str  # "<group>.*" when it selects exactly this group's events, else ""
+
+
+def _event_groups() -> list[EventGroup]:
+    """The picker's choices: the event types the API's catalog lists (built-in and custom, one query), by group."""
+    groups = []
+    for name, rows in groupby(event_types.event_type_list(), key=lambda row: row.group):
+        rows = list(rows)
+        same_prefix = all(row.name.split(".", 1)[0] == name for row in rows)
+        groups.append(EventGroup(name=name, events=rows, wildcard=f"{name}.*" if same_prefix else ""))
+    return groups
 
 
 def _form_data(post) -> dict:
@@ -65,7 +75,8 @@ def webhook_list(request):
     except DomainError as exc:
         context = _list_context(request, form=data, error=exc.message, errors=exc.details)
         return render_page(request, "portal/webhooks.html", context, status=400)
-    stash_secret(request, webhook_id=webhook.pk, secret=secret)
+    if secret is not None:  # v1a: an ed25519 key pair, nothing secret to show (its public key is on the page)
+        stash_secret(request, webhook_id=webhook.pk, secret=secret)
     messages.success(request, f"Subscription {webhook.name} created.")
     return redirect("portal:webhook", webhook_id=webhook.pk)
 
@@ -84,6 +95,7 @@ def _detail_context(request, webhook, **extra):
         "deliveries": deliveries,
         "stats": selectors.webhook_stats(webhook=webhook),
         "activity": list(selectors.webhook_activity(webhook=webhook)),
+        "public_keys": selectors.webhook_public_keys(webhook=webhook),
         "event_groups": _event_groups(),
         "status_filter": status_filter,
         "delivery_statuses": DeliveryStatus.values,
@@ -132,7 +144,10 @@ def webhook_delete(request, webhook_id):
 def webhook_rotate_secret(request, webhook_id):
     webhook = selectors.webhook_get(tenant=request.tenant, webhook_id=webhook_id)
     secret = services.webhook_rotate_secret(webhook=webhook, actor=request.user)
-    stash_secret(request, webhook_id=webhook.pk, secret=secret, rotated=True)
+    if secret is None:  # v1a: a new key pair; the private key is never shown, receivers take the new public key
+        messages.success(request, "New signing key pair: add its public key below; the previous one signs meanwhile.")
+    else:
+        stash_secret(request, webhook_id=webhook.pk, secret=secret, rotated=True)
     return redirect("portal:webhook", webhook_id=webhook.pk)
 
 

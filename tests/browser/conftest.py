@@ -79,6 +79,16 @@ class Browser:
         self.driver.save_screenshot(str(path))
         return path
 
+    def shot_page(self, name: str, *, width: int = 1400) -> Path:
+        """Like ``shot``, of the whole page (the window grown to the document's height, then put back)."""
+        size = self.driver.get_window_size()
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(width, min(max(height + 120, 600), 6000))
+        try:
+            return self.shot(name)
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
+
     def external_requests(self) -> list[str]:
         """Every resource (script, style, font, image, XHR) the current page fetched from another origin."""
         ours = urlsplit(self.base_url).netloc
@@ -114,3 +124,21 @@ def browser(live_server):
 def _browser_hosts(settings):
     """The live server answers at localhost / 127.0.0.1."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost", "127.0.0.1"]
+
+
+@pytest.fixture
+def admin_browser(browser, transactional_db):
+    """``browser`` signed in to the console as a super admin (a session made server-side, handed over as a cookie)."""
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(email="console-root@example.test", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    browser.open("/healthz")  # a page of the live server's origin, so that the cookie can be set for it
+    browser.add_cookie(
+        {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
+    )
+    browser.user = user
+    return browser

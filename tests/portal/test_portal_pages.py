@@ -93,6 +93,43 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong():
     assert "Invalid email or password." in response.content.decode()
 
 
+def test_portal_login_failures_count_against_the_account_limit_and_a_locked_account_is_refused(settings):
+    """Ten wrong passwords at /portal/login (from ten addresses) lock the account there, at the API's token endpoint
+    and at the admin login alike; the right password is then refused with a clear message and signs nobody in."""
+    membership = MembershipFactory(role=Role.ADMIN)
+    email = membership.user.email
+
+    for i in range(settings.LOGIN_FAILURE_LIMIT):
+        failed = Client(REMOTE_ADDR=f"203.0.113.{i + 1}").post("/portal/login/", {"email": email, "password": "no"})
+        assert failed.status_code == 400 and "Invalid email or password." in failed.content.decode()
+
+    browser = Client(REMOTE_ADDR="198.51.100.42")
+    locked = browser.post("/portal/login/", {"email": email.upper(), "password": PASSWORD})
+
+    assert locked.status_code == 429 and int(locked["Retry-After"]) >= 1
+    page = locked.content.decode()  # the portal's own page, with the form, not the API's JSON error
+    assert locked["Content-Type"].startswith("text/html") and 'name="password"' in page
+    assert "Too many failed sign-in attempts for this account. Try again in 15 minutes." in page
+    assert "_auth_user_id" not in browser.session
+    assert browser.get("/portal/").status_code == 302  # still sent to the login page
+    api = Client().post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, content_type="application/json")
+    assert api.status_code == 429
+
+
+def test_failures_elsewhere_lock_the_portal_login_too(settings):
+    settings.LOGIN_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT = 2
+    membership = MembershipFactory()
+    for _ in range(2):
+        Client().post(
+            "/api/v1/auth/token", {"email": membership.user.email, "password": "wrong"}, content_type="application/json"
+        )
+
+    response = Client().post("/portal/login/", {"email": membership.user.email, "password": PASSWORD})
+
+    assert response.status_code == 429 and response["Content-Type"].startswith("text/html")
+    assert "Too many failed sign-in attempts" in response.content.decode()
+
+
 def test_a_user_of_several_tenants_names_one_at_login():
     first = MembershipFactory(role=Role.MEMBER)
     second = MembershipFactory(user=first.user, role=Role.ADMIN)
@@ -263,6 +300,29 @@ def test_disconnect_then_restore_a_version_from_the_page(portal_client):
     assert "Version 2 restored as version 3" in page
 
 
+@responses.activate
+def test_restoring_credentials_from_a_version_is_an_admins_explicit_choice(portal_client):
+    admin = portal_client(Role.ADMIN)
+    manager = portal_client(Role.INTEGRATION_MANAGER, tenant=admin.tenant)
+    integration = _stripe(admin.tenant)
+    responses.add(responses.GET, "https://api.stripe.com/v1/balance", json=BALANCE)
+    admin.post(f"/portal/integrations/{integration.pk}/connect/", {"kind": "api_key", "apiKey": STRIPE_KEY})
+    admin.post(f"/portal/integrations/{integration.pk}/disconnect/")
+    restore = f"/portal/integrations/{integration.pk}/versions/2/restore/"
+
+    assert 'name="restore_credentials"' not in manager.get(f"/portal/integrations/{integration.pk}/").content.decode()
+    refused = manager.post(restore, {"restore_credentials": "1"})
+    assert refused.status_code == 403 and "Only an admin may restore credentials" in refused.content.decode()
+    manager.post(restore)  # config and settings only: the credentials stay erased
+    assert Connection.objects.get(integration=integration).status == "revoked"
+
+    assert 'name="restore_credentials"' in admin.get(f"/portal/integrations/{integration.pk}/").content.decode()
+    admin.post(restore, {"restore_credentials": "1"})
+
+    connection = Connection.objects.get(integration=integration)
+    assert connection.status == "active" and connection.credentials == {"apiKey": STRIPE_KEY}
+
+
 def test_versions_show_a_diff_and_the_activity_log_filters(portal_client):
     client = portal_client()
     provider = catalog_provider("custom_api")
@@ -291,16 +351,17 @@ def test_the_health_chart_plots_the_recent_response_times(portal_client):
     assert "<polyline" in page and "90–340 ms" in page
 
 
-def test_oauth_complete_returns_to_the_page_the_flow_started_from(portal_client):
+def test_oauth_complete_never_returns_outside_the_portal_and_an_unknown_state_connects_nothing(portal_client):
     client = portal_client()
     integration = _stripe(client.tenant)
     base = f"/portal/integrations/{integration.pk}/oauth/complete"
 
-    back = client.get(base, {"status": "success", "next": "/portal/me/"})
+    back = client.get(base, {"code": "c", "state": "not-ours", "next": "/portal/me/"})
     assert back["Location"] == "/portal/me/"
-    outside = client.get(base, {"status": "error", "error": "access_denied", "next": "https://evil.example/"})
+    outside = client.get(base, {"code": "c", "state": "not-ours", "next": "https://evil.example/"})
     assert outside["Location"] == f"/portal/integrations/{integration.pk}/"
-    assert "access_denied" in client.get(outside["Location"]).content.decode()
+    assert "The authorization request is unknown" in client.get(outside["Location"]).content.decode()
+    assert not Connection.objects.filter(integration=integration).exists()
 
 
 # --- roles ---------------------------------------------------------------------------------------------------------
@@ -454,6 +515,41 @@ def test_the_secret_is_shown_once_at_creation_and_at_rotation(portal_client):
     new_secret = re.search(r'data-testid="webhook-secret">([^<]+)<', rotated).group(1)
     assert new_secret != secret and new_secret.startswith("whsec_")
     assert new_secret not in client.get(f"/portal/webhooks/{webhook.pk}/").content.decode()
+
+
+def test_the_event_picker_lists_the_api_catalog_custom_types_included(portal_client):
+    from webhooks.event_types import event_type_create
+
+    event_type_create(
+        name="contract.signed", description="A contract was signed.", schema={"type": "object"}, example={}
+    )
+    client = portal_client()
+
+    page = client.get("/portal/webhooks/").content.decode()
+
+    assert 'value="contract.signed"' in page and "A contract was signed." in page and 'value="contract.*"' in page
+    assert 'value="integration.created"' in page
+    created = client.post(
+        "/portal/webhooks/", {"name": "Contracts", "url": "http://127.0.0.1:9/c", "events": ["contract.signed"]}
+    )
+    assert created.status_code == 302 and Webhook.objects.get().events == ["contract.signed"]
+
+
+def test_a_v1a_subscription_shows_its_public_keys_and_rotation_shows_no_secret(portal_client):
+    client = portal_client()
+    webhook, secret = webhook_create(
+        tenant=client.tenant, name="Signed", url="http://127.0.0.1:9/s", events=["*"], signature_scheme="v1a"
+    )
+    assert secret is None
+
+    rotated = client.post(f"/portal/webhooks/{webhook.pk}/rotate-secret/")
+    page = client.get(rotated["Location"]).content.decode()
+
+    assert rotated.status_code == 302
+    assert 'data-testid="webhook-secret"' not in page and "New signing key pair" in page
+    keys = re.findall(r'data-testid="public-key">([^<]+)<', page)
+    assert len(keys) == 2 and all(key.startswith("whpk_") for key in keys)
+    assert ActivityLog.objects.filter(type="webhook", details__webhookId=str(webhook.pk), actor=client.user).exists()
 
 
 def test_an_invalid_subscription_is_explained_and_nothing_is_created(portal_client):

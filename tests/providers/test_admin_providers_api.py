@@ -244,15 +244,15 @@ def test_delete_is_409_while_integrations_use_the_provider(super_admin_client, c
 
 
 # --- OAuth client from the environment ----------------------------------------------------------------------------
-def test_oauth_client_comes_from_the_env_variables_the_entry_names(catalog, monkeypatch, settings):
+def test_oauth_client_comes_from_the_env_variables_the_entry_names(catalog, monkeypatch):
     google = catalog["google_calendar"]
     assert provider_oauth_client(google) is None
 
     monkeypatch.setenv("GOOGLE_CLIENT_ID", "env-id.apps.googleusercontent.com")
     assert provider_oauth_client(google) is None  # the secret is still missing
-    settings.GOOGLE_CLIENT_SECRET = "from-settings"
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "from-env")
 
-    assert provider_oauth_client(google) == ("env-id.apps.googleusercontent.com", "from-settings")
+    assert provider_oauth_client(google) == ("env-id.apps.googleusercontent.com", "from-env")
     assert provider_oauth_client(catalog["stripe"]) is None  # not an OAuth provider
 
 

@@ -11,7 +11,7 @@ delivery once its lease has expired.
 
 from celery import shared_task
 
-__all__ = ["deliver", "deliver_many", "sweep_deliveries"]
+__all__ = ["deliver", "deliver_many", "recover", "sweep_deliveries"]
 
 DELIVER_TASK = "webhooks.deliver"
 DELIVER_MANY_TASK = "webhooks.deliver_many"
@@ -38,3 +38,14 @@ def sweep_deliveries() -> int:
     from webhooks.services import delivery_sweep
 
     return delivery_sweep()
+
+
+RECOVER_TASK = "webhooks.recover"
+
+
+@shared_task(name=RECOVER_TASK, queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def recover(job_id: str) -> str | None:
+    """A recovery job (``POST …/webhooks/{id}/recover``): re-send its window's failed deliveries in batches."""
+    from webhooks.recovery import webhook_recover_run
+
+    return webhook_recover_run(job_id=job_id)
