@@ -16,6 +16,8 @@ from providers.registry import get_client
 from tests.e2e.conftest import Reply
 from tests.helpers import assert_error
 from tests.integrations.connection_support import (  # noqa: F401
+    callback_redirect,
+    finish_oauth,
     make_integration,
     no_backoff_sleep,
     oauth_clients,
@@ -247,10 +249,12 @@ def test_a_token_endpoint_whose_host_comes_from_config_goes_through_the_guard(ad
         lambda *a, **k: connected.append(a) or (_ for _ in ()).throw(OSError),
     )
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "c-1", "state": state})
+    back = callback_redirect(admin_client, {"code": "c-1", "state": state})  # the public callback exchanges nothing
+    response = finish_oauth(admin_client, integration, back["code"], back["state"])
 
-    assert "status=success" not in response["Location"] and "token_endpoint_refused" in response["Location"]
+    assert response.status_code == 400 and response.json()["error"] == "token_endpoint_refused"
     assert connected == []
+    assert not Connection.objects.filter(integration=integration, status="active").exists()
 
 
 def test_the_catalog_refuses_a_learnt_url_without_its_domains_or_typed_in_by_tenants():
