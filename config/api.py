@@ -89,9 +89,9 @@ def exception_handler(exc, context):
     extra = {}
     if isinstance(exc, DomainError):
         status_code, code, message, details = exc.status_code, exc.code, exc.message, exc.details
-        if getattr(exc, "retry_after", None):
-            headers["Retry-After"] = str(exc.retry_after)
-            extra["retryAfter"] = exc.retry_after
+        if getattr(exc, "retry_after", None):  # e.g. a provider's rate budget is spent (providers.budget)
+            headers["Retry-After"] = str(int(exc.retry_after))
+            extra["retryAfter"] = int(exc.retry_after)
     elif isinstance(exc, exceptions.ValidationError):
         details = _validation_details(exc.detail)
         status_code, code, message = 400, "VALIDATION_ERROR", _first_message(details)

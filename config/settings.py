@@ -437,6 +437,17 @@ PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_CONNECT_TIMEOUT
 PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=20.0)
 PROVIDER_HTTP_BACKOFF_SECONDS = env.float("PROVIDER_HTTP_BACKOFF_SECONDS", default=0.5)
 PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS = env.float("PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS", default=10.0)
+# Connections beyond the basics (provider admin API, discovery, keep-alive, proxy, rate budgets):
+# - networks (CIDR) whose hosts a provider may name with http:// (test and on-premise servers); https:// otherwise;
+# - a CA bundle every provider call trusts (a private CA for on-premise systems); proxy variables stay ignored;
+# - how long an OAuth discovery document is cached;
+# - the auth proxy's body limit, both ways (413 beyond);
+# - the longest wait a provider's rate-limit answer can impose on a connection's shared budget.
+PROVIDER_ALLOWED_NETWORKS = env.list("PROVIDER_ALLOWED_NETWORKS", default=[])
+REQUESTS_CA_BUNDLE = env.str("REQUESTS_CA_BUNDLE", default="")
+OAUTH_DISCOVERY_CACHE_SECONDS = env.int("OAUTH_DISCOVERY_CACHE_SECONDS", default=3600)
+PROXY_MAX_BODY_BYTES = env.int("PROXY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = env.int("PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", default=60)
 # requests-oauthlib logs token responses at DEBUG: keep those loggers quiet whatever LOG_LEVEL says.
 LOGGING["loggers"].update({"requests_oauthlib": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}})
 

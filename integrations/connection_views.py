@@ -72,6 +72,7 @@ def _complete(view, request, scope: str) -> Response:
         code=data.get("code"),
         error=data.get("error"),
         error_description=data.get("error_description"),
+        iss=data.get("iss"),
         user=request.user,
         tenant=view.tenant,
         integration=integration,
@@ -253,12 +254,14 @@ class UserConnectionViewSet(_IntegrationScopedViewSet):
         integration = _integration(self)
         connection = services.connection_get(integration=integration, user=request.user)
         if connection is None:
-            return Response(s.UserConnectionSerializer({"connected": False}).data)
+            return Response(s.UserConnectionSerializer({"connected": False, "needs_reconnect": False}).data)
         body = {
             "connected": connection.status == "active",
             "connection_id": connection.pk,
             "status": connection.status,
             "last_connected_at": connection.connected_at,
+            "needs_reconnect": connection.needs_reconnect,
+            "reconnect_reason": connection.reconnect_reason,
         }
         return Response(s.UserConnectionSerializer(body).data)
 
@@ -286,11 +289,16 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
         summary="OAuth redirect target (public; stores nothing)",
         description="Checks the state and redirects to the flow's returnUrl (else OAUTH_DEFAULT_RETURN_URL) with "
         "`code`, `state`, `integrationId` (and `clientState` when the flow was started with one), or with `error` "
-        "(`access_denied`, `state_expired`, `state_already_used`, …) instead of `code`. Without a return URL it "
-        "answers a page that posts `{type: 'oauth_callback', code, state, integrationId, error}` to `window.opener` "
-        "(allowed origins only). An unknown state: an error page (400), no redirect. The front-end then completes "
-        "with `POST /api/v1/integrations/{id}/oauth/callback` or `POST /api/v1/me/integrations/{id}/oauth/callback`.",
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description")],
+        "(`access_denied`, `state_expired`, `state_already_used`, `invalid_issuer`, …) instead of `code`. RFC 9207: "
+        "for a provider configured with an `issuer`, an `iss` naming another server (or none, from a server that "
+        "advertises sending it) is refused here with `invalid_issuer` and the code is not passed on; an accepted "
+        "`iss` is passed on with the code. Without a return URL it answers a page that posts "
+        "`{type: 'oauth_callback', code, state, integrationId, error}` to `window.opener` (allowed origins only). "
+        "An unknown state: an error page (400), no redirect. The front-end then completes with "
+        "`POST /api/v1/integrations/{id}/oauth/callback` or `POST /api/v1/me/integrations/{id}/oauth/callback`.",
+        parameters=[
+            OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description", "iss")
+        ],
         responses={
             302: OpenApiResponse(description="To the return URL with code and state, or error."),
             (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="The hand-off page (no return URL)."),
@@ -304,7 +312,9 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
         code = params.get("code", "")
         usable_code = bool(code) and len(code) <= 4096  # what the completion endpoint accepts
         result = services.oauth_callback_check(
-            state=state, error=params.get("error") or (None if usable_code else "invalid_request")
+            state=state,
+            error=params.get("error") or (None if usable_code else "invalid_request"),
+            iss=params.get("iss"),
         )
         if result.integration is None:  # not our state: say so, send the browser nowhere
             return _page(
@@ -316,6 +326,8 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
         query = {"integrationId": str(result.integration.pk), "state": state}
         if result.success:
             query["code"] = code
+            if params.get("iss"):  # RFC 9207: checked above; the completion POST may pass it on to be checked again
+                query["iss"] = params["iss"]
         else:
             query["error"] = result.error
         if result.client_state:

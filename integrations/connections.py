@@ -1,9 +1,14 @@
 """Connections: OAuth 2.0 (authorization code + PKCE), API key / basic / custom credentials, refresh, test,
 disconnect, status. Views and tasks call these; provider HTTP goes through provider clients and providers.http.
 
-Lifecycle: every connect, refresh, test and disconnect writes an activity entry; connect emits
-`integration.connected` (again after a recovery), disconnect `integration.disconnected`, a refresh refused with
-`invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Lifecycle (docs/connections.md tells it for users): every connect, refresh, test and disconnect writes an activity
+entry; connect emits `integration.connected` (again after a recovery), disconnect `integration.disconnected`, a
+refresh refused with `invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Per provider (`oauthConfig`): `keepAliveHours` refreshes a connection at least that often (refresh tokens that die
+unused), `giveUpAfterHours` expires one whose refreshes kept failing that long; transient failures (5xx, timeouts,
+unreachable, rate limited) never expire a connection. The first successful refresh, test or connect after a
+connection was `expired` or `error` emits `integration.connection_recovered`. A broken connection says why in
+`status_reason` (`reconnectReason` in the API); connecting again keeps its id.
 
 Refresh is single-flight per connection: a named lock (Redis in production) is held across the token call, the
 row is re-read once the lock is held, and the write is conditional on the token generation it read, so neither a
@@ -22,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import (
@@ -44,7 +49,10 @@ from integrations.models import (
     Integration,
     IntegrationStatus,
     OAuthState,
+    ReconnectReason,
 )
+from providers import budget as budgets
+from providers import discovery
 from providers.clients.base import CheckKind, CheckResult, ProviderClient
 from providers.http import redact
 from providers.registry import client_class, get_system_client
@@ -251,10 +259,17 @@ def _invalid_state() -> OAuthResult:
     return OAuthResult(False, "invalid_state", "The authorization request is unknown; start connecting again.")
 
 
-def oauth_callback_check(*, state: str, error: str | None = None) -> OAuthResult:
+def oauth_callback_check(*, state: str, error: str | None = None, iss: str | None = None) -> OAuthResult:
     """The public redirect target's half of the flow: is `state` one of ours, unexpired and unused? Stores nothing,
     exchanges nothing (RFC 9700 §4.7: the browser that arrives here has not proved it is the user who started the
     flow; the code is completed by that user's authenticated POST, see `oauth_complete`).
+
+    `iss` (RFC 9207, the mix-up defence) is checked here, where the authorization server hands it over: for a
+    provider configured with an `issuer`, an `iss` naming another server is refused (`invalid_issuer`, the code is
+    not passed on), and so is a missing one when the server advertises
+    `authorization_response_iss_parameter_supported`. That refusal is final: the state is marked used (the one
+    write here; no token is exchanged or stored), so the response can never be completed, and the activity log
+    says why.
 
     `return_url` is the flow's returnUrl, else OAUTH_DEFAULT_RETURN_URL, else empty (the caller shows the hand-off
     page); it is only set when the state is ours, so a forged state never redirects anywhere.
@@ -271,6 +286,17 @@ def oauth_callback_check(*, state: str, error: str | None = None) -> OAuthResult
         return OAuthResult(False, "state_already_used", "This authorization response was already used.", **base)
     if found.expires_at <= timezone.now():
         return OAuthResult(False, "state_expired", "The authorization request expired; start connecting again.", **base)
+    issuer_problem = authorization_response_issuer_problem(found.integration.provider, iss, required=True)
+    if issuer_problem:
+        OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=timezone.now())
+        _activity(
+            found.integration,
+            "connect",
+            "error",
+            f"OAuth callback refused: {issuer_problem}",
+            {"error": "invalid_issuer"},
+        )
+        return OAuthResult(False, "invalid_issuer", issuer_problem, **base)
     if error:
         return OAuthResult(False, oauth.safe_error_code(error), "The provider did not grant access.", **base)
     return OAuthResult(True, **base)
@@ -286,6 +312,7 @@ def oauth_complete(
     scope: str,
     error: str | None = None,
     error_description: str | None = None,
+    iss: str | None = None,
 ) -> OAuthResult:
     """Finish the flow: the authenticated `user` hands back the code and state the callback passed to the front-end.
     The state is checked once (atomically consumed), the code exchanged, the tokens stored.
@@ -294,7 +321,9 @@ def oauth_complete(
     PermissionDenied (403) and consumes nothing, so a consent link forwarded to a victim never yields the victim's
     tokens to the forwarder (nor the forwarder's grant to the victim). A state of another tenant, integration or
     connection scope is `invalid_state`, like an unknown one. Other bad callbacks do not raise: the result says
-    `error` (safe code) and `error_description` (safe text).
+    `error` (safe code) and `error_description` (safe text). `iss` (RFC 9207), when the front-end passes on the one
+    the public callback received, is compared with the provider's issuer again (the callback already refused a
+    mismatch, and a missing `iss` from a server that advertises sending it).
     """
     found = _state_lookup(state)
     if (
@@ -334,6 +363,12 @@ def oauth_complete(
         _activity(integration, "connect", "error", f"OAuth callback refused: {code_name}.", {"error": code_name})
         return OAuthResult(False, code_name, text, **base)
 
+    issuer_problem = authorization_response_issuer_problem(integration.provider, iss, required=False)
+    if issuer_problem:
+        _activity(
+            integration, "connect", "error", f"OAuth callback refused: {issuer_problem}", {"error": "invalid_issuer"}
+        )
+        return OAuthResult(False, "invalid_issuer", issuer_problem, **base)
     if error:
         code_name = oauth.safe_error_code(error)
         text = _safe_text(error_description) or "The provider did not grant access."
@@ -374,6 +409,26 @@ def oauth_complete(
         actor=found.user,
     )
     return OAuthResult(True, connection=connection, **base)
+
+
+def authorization_response_issuer_problem(provider, iss: str | None, *, required: bool) -> str:
+    """RFC 9207 mix-up defence: why an authorization response's `iss` is refused ("" when it is fine).
+
+    Applies to providers configured with an `issuer` (discovery): a given `iss` must equal it exactly; a missing one
+    is refused when `required` and the issuer's metadata says `authorization_response_iss_parameter_supported`.
+    """
+    issuer = (provider.oauth_config or {}).get("issuer") if isinstance(provider.oauth_config, dict) else None
+    if not issuer:
+        return ""
+    if iss is not None and iss != "":
+        return "" if iss == issuer else "The authorization response names another issuer (iss); nothing was stored."
+    if not required:
+        return ""
+    try:
+        supported = discovery.issuer_parameter_supported(issuer)
+    except discovery.DiscoveryFailed:
+        supported = False
+    return "The authorization server sends iss but this response has none; nothing was stored." if supported else ""
 
 
 def _safe_text(value: str | None) -> str:
@@ -417,9 +472,16 @@ def store_oauth_connection(
     connection.last_refreshed_at = None
     connection.validation_error = ""
     connection.disconnected_at = None
+    _clear_lifecycle(connection)
     connection.save()
     _mark_connected(integration, connection, previous_status, actor, method="oauth2")
     return connection
+
+
+def _clear_lifecycle(connection: Connection) -> None:
+    connection.status_reason = ""
+    connection.refresh_failures = 0
+    connection.refresh_failing_since = None
 
 
 def _user_connection_for_update(integration: Integration, user) -> Connection:
@@ -439,6 +501,30 @@ def _hint(secret: str) -> str:
     from integrations.services import credential_hint
 
     return credential_hint({"token": secret})
+
+
+BROKEN_STATUSES = (ConnectionStatus.EXPIRED, ConnectionStatus.ERROR)
+TRANSIENT_REFRESH_ERRORS = frozenset(
+    {"token_endpoint_error", "token_endpoint_timeout", "token_endpoint_unreachable", "temporarily_unavailable"}
+)
+
+
+def _emit_recovered(integration, connection, previous_status, *, via: str, actor=None) -> None:
+    """`integration.connection_recovered` and its activity entry: a connection that was expired or in error works."""
+    now = timezone.now()
+    _activity(
+        integration,
+        "connect" if via == "connect" else via,
+        "success",
+        f"Connection recovered ({previous_status} before, {via}).",
+        {"connectionId": str(connection.pk), "previousStatus": previous_status, "via": via, "recovered": True},
+        actor,
+    )
+    events.emit(
+        integration.tenant,
+        "integration.connection_recovered",
+        _event_data(connection, previousStatus=previous_status, recoveredAt=now, via=via),
+    )
 
 
 def _mark_connected(integration, connection, previous_status, actor, *, method: str) -> None:
@@ -462,6 +548,8 @@ def _mark_connected(integration, connection, previous_status, actor, *, method: 
         "integration.connected",
         _event_data(connection, connectedAt=connection.connected_at, recovered=recovered),
     )
+    if previous_status in BROKEN_STATUSES:
+        _emit_recovered(integration, connection, previous_status, via="connect", actor=actor)
     logger.info("integrations.connection.connected", extra={"connection_id": str(connection.pk), "method": method})
 
 
@@ -535,6 +623,7 @@ def connect_credentials(
         connection.last_test_result = result.as_dict()
         connection.validation_error = ""
         connection.disconnected_at = None
+        _clear_lifecycle(connection)
         connection.save()
         _mark_connected(integration, connection, previous_status, actor, method=auth_type)
     return connection
@@ -649,10 +738,26 @@ def refresh_margin_seconds(provider) -> int:
 
 
 def _expiring(connection: Connection, now=None) -> bool:
-    if connection.expires_at is None:
-        return False
+    """Inside the refresh margin, or due for a keep-alive refresh (provider's oauthConfig.keepAliveHours)."""
     now = now or timezone.now()
-    return connection.expires_at <= now + timedelta(seconds=refresh_margin_seconds(connection.integration.provider))
+    if connection.expires_at is not None and connection.expires_at <= now + timedelta(
+        seconds=refresh_margin_seconds(connection.integration.provider)
+    ):
+        return True
+    return _keep_alive_due(connection, now)
+
+
+def _hours_setting(provider, name: str) -> float | None:
+    value = (provider.oauth_config or {}).get(name) if isinstance(provider.oauth_config, dict) else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _keep_alive_due(connection: Connection, now) -> bool:
+    hours = _hours_setting(connection.integration.provider, "keepAliveHours")
+    if hours is None:
+        return False
+    last = connection.last_refreshed_at or connection.connected_at or connection.created_at
+    return last is None or last <= now - timedelta(hours=hours)
 
 
 def refresh_connection(
@@ -673,7 +778,8 @@ def refresh_connection(
                 return fresh  # refreshed (or reconnected) by someone else while we waited
             if not fresh.is_oauth:
                 raise ValidationFailed("Only OAuth connections have tokens to refresh.")
-            if fresh.status != ConnectionStatus.ACTIVE:
+            # An `error` connection (the provider refused its access token) may still be saved by a refresh.
+            if fresh.status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR):
                 raise Conflict(f"The connection is {fresh.status}; reconnect the integration.")
             if only_if_expiring and not _expiring(fresh):
                 return fresh
@@ -688,6 +794,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
     integration = connection.integration
     client = _client(integration, connection)
     client_id, client_secret = _oauth_client(integration)
+    budgets.acquire(provider=integration.provider, connection_id=connection.pk)  # the connection's shared budget
     try:
         token = oauth.refresh_tokens(
             token_url=client.oauth_url("tokenUrl"),
@@ -695,6 +802,12 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            on_response=lambda response: budgets.learn(
+                provider=integration.provider,
+                connection_id=connection.pk,
+                status=response.status_code,
+                headers=response.headers,
+            ),
             guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_refresh(token)
@@ -710,6 +823,8 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             actor,
         )
         Connection.objects.filter(pk=connection.pk).update(validation_error=f"Token refresh failed: {exc.description}")
+        if exc.error not in TRANSIENT_REFRESH_ERRORS:
+            _count_refresh_failure(connection, exc, actor=actor, reason=reason)
         raise ConnectionFailed(f"Token refresh failed: {exc.description}", details={"error": exc.error})
     except DomainError as exc:
         _activity(integration, "refresh", "error", f"Token refresh failed: {redact(exc.message)}", {"reason": reason})
@@ -726,6 +841,10 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         token_generation=connection.token_generation + 1,
         last_refreshed_at=now,
         validation_error="",
+        status=ConnectionStatus.ACTIVE,
+        status_reason="",
+        refresh_failures=0,
+        refresh_failing_since=None,
         updated_at=now,
     )
     fresh = Connection.objects.select_related("integration__provider", "integration__tenant").get(pk=connection.pk)
@@ -745,8 +864,58 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         },
         actor,
     )
+    if connection.status in BROKEN_STATUSES:
+        _emit_recovered(integration, fresh, connection.status, via="refresh", actor=actor)
     logger.info("integrations.connection.refreshed", extra={"connection_id": str(connection.pk), "reason": reason})
     return fresh
+
+
+def _count_refresh_failure(connection: Connection, exc, *, actor, reason: str) -> None:
+    """One more refresh failure that is not transient; past the provider's giveUpAfterHours (and at least the second
+    in a row) the connection expires like after invalid_grant."""
+    now = timezone.now()
+    since = connection.refresh_failing_since or now
+    failures = connection.refresh_failures + 1
+    Connection.objects.filter(pk=connection.pk).update(refresh_failures=failures, refresh_failing_since=since)
+    connection.refresh_failures, connection.refresh_failing_since = failures, since
+    hours = _hours_setting(connection.integration.provider, "giveUpAfterHours")
+    if hours is None or failures < 2 or now - since < timedelta(hours=hours):
+        return
+    message = (
+        f"Token refresh kept failing for {hours:g} hours ({failures} attempts, last: {exc.error}): reconnect the "
+        "integration."
+    )
+    _expire(
+        connection,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_FAILED,
+        error=exc.error,
+        actor=actor,
+        refresh_reason=reason,
+    )
+
+
+def _expire(connection: Connection, *, message: str, reason_code: str, error: str, actor, refresh_reason: str) -> None:
+    integration = connection.integration
+    now = timezone.now()
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(
+            status=ConnectionStatus.EXPIRED, status_reason=reason_code, validation_error=message, updated_at=now
+        )
+        connection.status = ConnectionStatus.EXPIRED
+        connection.status_reason = reason_code
+        if connection.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
+            )
+        _activity(
+            integration, "refresh", "error", message, {"reason": refresh_reason, "error": error, "expired": True}, actor
+        )
+        events.emit(
+            integration.tenant,
+            "integration.connection_expired",
+            _event_data(connection, expiredAt=now, error=error, reconnectReason=str(reason_code)),
+        )
 
 
 def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connection:
@@ -756,20 +925,15 @@ def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connectio
     if current.token_generation != connection.token_generation or current.refresh_token != connection.refresh_token:
         logger.info("integrations.connection.refresh_race", extra={"connection_id": str(connection.pk)})
         return current
-    integration = current.integration
     message = "The provider refused the refresh token (invalid_grant): reconnect the integration."
-    now = timezone.now()
-    with transaction.atomic():
-        Connection.objects.filter(pk=current.pk).update(
-            status=ConnectionStatus.EXPIRED, validation_error=message, updated_at=now
-        )
-        current.status = ConnectionStatus.EXPIRED
-        if current.user_id is None:
-            Integration.objects.filter(pk=integration.pk).update(
-                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
-            )
-        _activity(integration, "refresh", "error", message, {"reason": reason, "error": "invalid_grant"}, actor)
-        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    _expire(
+        current,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_TOKEN_REVOKED,
+        error="invalid_grant",
+        actor=actor,
+        refresh_reason=reason,
+    )
     raise InvalidCredentials(message, details={"error": "invalid_grant", "connectionStatus": "expired"})
 
 
@@ -783,12 +947,17 @@ def due_for_refresh(now=None) -> list[str]:
         for cfg in Provider.objects.filter(auth_type="oauth2").values_list("oauth_config", flat=True)
     ]
     widest = max([int(settings.OAUTH_REFRESH_MARGIN_SECONDS), *overrides])
-    candidates = Connection.objects.filter(
-        status=ConnectionStatus.ACTIVE,
-        auth_type="oauth2",
-        expires_at__isnull=False,
-        expires_at__lte=now + timedelta(seconds=widest),
-    ).select_related("integration__provider")
+    keep_alive = [
+        key
+        for key, cfg in Provider.objects.filter(auth_type="oauth2").values_list("key", "oauth_config")
+        if isinstance(cfg, dict) and (cfg.get("keepAliveHours") or 0) > 0
+    ]
+    due = Q(expires_at__isnull=False, expires_at__lte=now + timedelta(seconds=widest))
+    if keep_alive:
+        due |= Q(integration__provider__key__in=keep_alive)
+    candidates = Connection.objects.filter(due, status=ConnectionStatus.ACTIVE, auth_type="oauth2").select_related(
+        "integration__provider"
+    )
     return [str(c.pk) for c in candidates if _expiring(c, now) and c.refresh_token]
 
 
@@ -819,6 +988,9 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
             token_generation=F("token_generation") + 1,
             disconnected_at=now,
             validation_error="",
+            status_reason=ReconnectReason.DISCONNECTED.value,
+            refresh_failures=0,
+            refresh_failing_since=None,
             updated_at=now,
         )
         connection.refresh_from_db()
@@ -913,8 +1085,10 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                 updates["last_validated_at"] = now
                 if previous_status == ConnectionStatus.ERROR:
                     updates["status"] = ConnectionStatus.ACTIVE
+                    updates["status_reason"] = ""
             elif result.kind == CheckKind.AUTH_FAILED and previous_status == ConnectionStatus.ACTIVE:
                 updates["status"] = ConnectionStatus.ERROR
+                updates["status_reason"] = ReconnectReason.INVALID_CREDENTIALS.value
             Connection.objects.filter(pk=live.pk).update(**updates)
             for name, value in updates.items():
                 setattr(live, name, value)
@@ -925,6 +1099,7 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                     "integration.connected",
                     _event_data(live, connectedAt=live.connected_at, recovered=True),
                 )
+                _emit_recovered(integration, live, previous_status, via="test", actor=actor)
         _activity(
             integration,
             "test",

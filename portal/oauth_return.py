@@ -1,11 +1,12 @@
 """OAuth started in the portal: where the provider's callback sends the browser back, and how the flow finishes.
 
 The portal starts a flow with `returnUrl` = `/portal/integrations/{id}/oauth/complete?next=<page>`. The public
-callback (`GET /api/v1/oauth/callback`) stores nothing: it checks the state and redirects here with `code`, `state`
-and `integrationId` (or `error`). The browser that arrives has proved nothing about who it is (a consent link can be
-forwarded), so the flow is finished here, by the signed-in portal user, through the service the API's
-`POST …/oauth/callback` uses (`connections.oauth_complete`): it completes only for the user who started the flow and
-refuses anyone else (403, nothing stored, the state left unconsumed).
+callback (`GET /api/v1/oauth/callback`) stores nothing: it checks the state (and the provider's `iss`) and redirects
+here with `code`, `state`, `integrationId` and `iss` when the provider sent one (or `error`). The browser that
+arrives has proved nothing about who it is (a consent link can be forwarded), so the flow is finished here, by the
+signed-in portal user, through the service the API's `POST …/oauth/callback` uses (`connections.oauth_complete`): it
+completes only for the user who started the flow and refuses anyone else (403, nothing stored, the state left
+unconsumed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from integrations import connections
 from integrations.connection_serializers import OAuthCallbackSerializer
 from integrations.models import ConnectionScope
 
-_CALLBACK_FIELDS = ("code", "state", "error", "error_description")
+_CALLBACK_FIELDS = ("code", "state", "error", "error_description", "iss")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def complete_portal_oauth(*, params, integration, user, tenant) -> PortalOAuthOu
         code=data.get("code") or None,
         error=data.get("error") or None,
         error_description=data.get("error_description") or None,
+        iss=data.get("iss") or None,  # RFC 9207: checked again against the provider's issuer
         user=user,
         tenant=tenant,
         integration=integration,

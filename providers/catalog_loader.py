@@ -1,7 +1,12 @@
 """Load and validate the provider catalog shipped in ``providers/catalog/*.json``.
 
-One JSON file per provider; the file name (without ``.json``) is the provider key. Keys are camelCase and every key
-of :data:`PROVIDER_ENTRY_SCHEMA` must be present (``null`` / ``[]`` / ``false`` when not applicable).
+One JSON file per provider; the file name (without ``.json``) is the provider key. Keys are camelCase. A file (or a
+super admin's POST) may leave optional keys out: :func:`complete_entry` fills them with defaults derived from the rest
+(an ``api_key`` provider gets a credential schema for ``apiKey``, an ``oauth2`` one ``scopeSeparator " "`` and no extra
+parameters, ...), and the completed entry must then hold every key of :data:`PROVIDER_ENTRY_SCHEMA`.
+
+URLs are ``https://``; ``http://`` only for hosts inside the networks the caller allows (``PROVIDER_ALLOWED_NETWORKS``
+in settings, empty by default: test and on-premise authorization servers).
 
 This module is deliberately pure Python (stdlib + ``jsonschema``) so it can be used by management commands, tests and
 tooling without Django being configured.
@@ -25,16 +30,19 @@ list them. See docs/security.md (SSRF policy).
 
 OAuth client credentials are read from environment variables the entry names: ``clientIdEnv`` must end in
 ``_CLIENT_ID`` and ``clientSecretEnv`` in ``_CLIENT_SECRET`` (:func:`oauth_env_name_problem`), so no entry can
-name a server secret such as ``SECRET_KEY`` or ``DATABASE_URL``.
+name a server secret such as ``SECRET_KEY`` or ``DATABASE_URL``. Either may be left out when the super admin stores
+``clientId`` / ``clientSecret`` in the provider's settings instead.
 
 :func:`render_template` fills them in.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -49,6 +57,7 @@ __all__ = [
     "PROVIDER_ENTRY_SCHEMA",
     "CatalogError",
     "MissingPlaceholder",
+    "complete_entry",
     "learnt_url_problem",
     "load_catalog",
     "oauth_env_name_problem",
@@ -103,7 +112,16 @@ INBOUND_SIGNATURE_SCHEMES = ["hmac_sha256", "stripe", "github", "slack", "standa
 ENTITY_OPERATIONS = ["read", "create", "update", "delete"]
 
 # https://… or a leading placeholder that itself holds an https base URL ("{instanceUrl}/services/…", "{baseUrl}").
-URL_PATTERN = r"^(https://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
+# http://… passes the schema but is refused by validate_entry unless its host lies in an allowed network.
+URL_PATTERN = r"^(https?://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
+#: oauthConfig / entry fields holding URLs the server calls: http:// is checked against the allowed networks.
+HTTP_CHECKED_URLS = (
+    "apiBaseUrl",
+    "oauthConfig.authorizationUrl",
+    "oauthConfig.tokenUrl",
+    "oauthConfig.revocationUrl",
+    "oauthConfig.issuer",
+)
 _SNAKE = r"^[a-z][a-z0-9_]*$"
 _ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
 _DOMAIN = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
@@ -188,18 +206,11 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
         "oauthConfig": {
             "type": ["object", "null"],
             "additionalProperties": False,
-            "required": [
-                "authorizationUrl",
-                "tokenUrl",
-                "revocationUrl",
-                "scopes",
-                "scopeSeparator",
-                "pkce",
-                "extraAuthorizationParams",
-                "clientIdEnv",
-                "clientSecretEnv",
-            ],
+            # authorizationUrl/tokenUrl may come from discovery (issuer); clientIdEnv/clientSecretEnv are needed only
+            # when no client is stored with the provider (validate_entry checks both).
+            "required": ["revocationUrl", "scopes", "scopeSeparator", "pkce", "extraAuthorizationParams"],
             "properties": {
+                "issuer": {"type": "string", "pattern": r"^https?://[^\s?#]+$"},
                 "authorizationUrl": _url,
                 "tokenUrl": _url,
                 "revocationUrl": _nullable_url,
@@ -210,6 +221,8 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
                 "clientIdEnv": {"type": "string", "pattern": _ENV_NAME},
                 "clientSecretEnv": {"type": "string", "pattern": _ENV_NAME},
                 "refreshMarginSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                "keepAliveHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
+                "giveUpAfterHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
                 # Domains (e.g. "salesforce.com") a URL learnt while connecting must be on or under.
                 "learntUrlDomains": {
                     "type": "array",
@@ -275,10 +288,19 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
         },
         "icon": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
         "color": {"type": "string", "pattern": r"^#[0-9A-Fa-f]{6}$"},
-        "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+        "version": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"},
         "isPremium": {"type": "boolean"},
         "requiredPlan": {"type": ["string", "null"], "minLength": 1},
         "notes": {"type": ["string", "null"], "minLength": 1},
+        "rateLimit": {
+            "description": "This provider's budget per connection, shared by every call (see providers.budget).",
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "requestsPerMinute": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+                "maxWaitSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 3600},
+            },
+        },
     },
     "allOf": [
         {
@@ -354,6 +376,12 @@ def _field_path(path: Any) -> str:
 
 
 def _describe(error: ValidationError) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # Name the unknown key itself, so an API caller gets it as a field error ("fooBar": [...]).
+        allowed = set((error.schema or {}).get("properties") or {})
+        unknown = sorted(str(k) for k in error.instance if k not in allowed)
+        if len(unknown) == 1:
+            return f"{_field_path([*error.absolute_path, unknown[0]])}: {error.message}"
     message = f"{_field_path(error.absolute_path)}: {error.message}"
     schema_path = list(error.absolute_schema_path)
     if len(schema_path) >= 2 and schema_path[0] == "allOf" and isinstance(schema_path[1], int):
@@ -482,12 +510,158 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Defaults of a sparse entry
+# ---------------------------------------------------------------------------------------------------------------
+
+API_KEY_CREDENTIAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiKey"],
+    "properties": {"apiKey": {"type": "string", "minLength": 1, "title": "API key"}},
+}
+BASIC_CREDENTIAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}},
+}
+OAUTH_CONFIG_DEFAULTS: dict[str, Any] = {
+    "revocationUrl": None,
+    "scopes": [],
+    "scopeSeparator": " ",
+    "pkce": True,
+    "extraAuthorizationParams": {},
+}
+
+
+def complete_entry(entry: Any) -> Any:
+    """``entry`` with every optional key it leaves out filled from the rest of it (a non-dict is returned as is).
+
+    What a hand-written entry (seed-style POST body, sparse catalog file) may omit: ``description`` (the display
+    name), the ``supports*`` flags (false; ``supportsSearch`` true when ``searchableEntities`` are named), lists
+    (empty), ``credentialSchema`` (``apiKey`` for an ``api_key`` provider, ``username``/``password`` for ``basic``),
+    in ``oauthConfig`` the revocation URL (none), scopes (none), ``scopeSeparator`` (" "), PKCE (on) and extra
+    parameters (none). Keys given, even as null, are kept: validation judges them.
+    """
+    if not isinstance(entry, dict):
+        return entry
+    key = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
+    auth_type = entry.get("authType")
+    searchable = entry.get("searchableEntities")
+    credential_schema = None
+    if auth_type == "api_key":
+        credential_schema = API_KEY_CREDENTIAL_SCHEMA
+    elif auth_type == "basic":
+        credential_schema = BASIC_CREDENTIAL_SCHEMA
+    defaults: dict[str, Any] = {
+        "description": entry.get("displayName") or entry.get("name"),
+        "status": "active",
+        "audience": "tenant",
+        "capabilities": [],
+        "supportedSyncDirections": [],
+        "supportsRealtime": False,
+        "supportsWebhooks": False,
+        "supportsNotifications": False,
+        "supportsSearch": bool(searchable) if isinstance(searchable, list) else False,
+        "searchableEntities": [],
+        "searchCapabilities": {"fullText": False, "fieldSpecific": False, "filtered": False},
+        "requiresUserScoping": False,
+        "oauthConfig": None,
+        "apiKeyPlacement": None,
+        "credentialSchema": credential_schema,
+        "configSchema": None,
+        "healthCheck": None,
+        "apiBaseUrl": None,
+        "inboundSignatureScheme": None,
+        "docsUrl": None,
+        "availableEntities": [],
+        "entityMappings": [],
+        "icon": key.replace("_", "-") or "plug",
+        "color": "#6B7280",
+        "version": "1.0.0",
+        "isPremium": False,
+        "requiredPlan": None,
+        "notes": None,
+    }
+    completed = {**defaults, **entry}
+    if isinstance(completed.get("searchCapabilities"), dict):
+        completed["searchCapabilities"] = {**defaults["searchCapabilities"], **completed["searchCapabilities"]}
+    if isinstance(completed.get("oauthConfig"), dict):
+        completed["oauthConfig"] = {**OAUTH_CONFIG_DEFAULTS, **completed["oauthConfig"]}
+    return completed
+
+
+def host_in_networks(host: str, networks: Iterable[str]) -> bool:
+    """True when ``host`` (an IP literal or a name, resolved now) has only addresses inside ``networks``."""
+    parsed = []
+    for item in networks:
+        try:
+            parsed.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            continue
+    if not parsed or not host:
+        return False
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    return bool(addresses) and all(
+        any(address.version == net.version and address in net for net in parsed) for address in addresses
+    )
+
+
+def _http_problems(entry: Mapping[str, Any], allowed_networks: Iterable[str]) -> list[str]:
+    networks = list(allowed_networks or ())
+    oauth = entry.get("oauthConfig") if isinstance(entry.get("oauthConfig"), dict) else {}
+    problems = []
+    for name in HTTP_CHECKED_URLS:
+        value = oauth.get(name.split(".", 1)[1]) if name.startswith("oauthConfig.") else entry.get(name)
+        if not isinstance(value, str) or not value.lower().startswith("http://"):
+            continue
+        host = urlsplit(value).hostname or ""
+        if not host_in_networks(host, networks):
+            problems.append(f"{name}: http:// is allowed only for hosts inside PROVIDER_ALLOWED_NETWORKS; use https://")
+    return problems
+
+
+def _oauth_problems(entry: Mapping[str, Any], stored_client: Iterable[str]) -> list[str]:
+    oauth = entry.get("oauthConfig")
+    if not isinstance(oauth, dict):
+        return []
+    problems = []
+    if not oauth.get("issuer"):
+        for name in ("authorizationUrl", "tokenUrl"):
+            if not oauth.get(name):
+                problems.append(f"oauthConfig.{name}: required unless oauthConfig.issuer is given (discovery)")
+    stored = set(stored_client or ())
+    for env_key, client_key in (("clientIdEnv", "clientId"), ("clientSecretEnv", "clientSecret")):
+        if env_key in oauth:  # optional, but when given only a *_CLIENT_ID / *_CLIENT_SECRET name (os.environ)
+            problem = oauth_env_name_problem(env_key, oauth[env_key])
+            if problem:
+                problems.append(f"oauthConfig.{env_key}: {problem}")
+        elif client_key not in stored:
+            problems.append(f"oauthConfig.{env_key}: required unless oauthConfig.{client_key} is given")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Validation and loading
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
-    """Validate one catalog entry and return it unchanged.
+def validate_entry(
+    entry: dict[str, Any],
+    *,
+    source: str,
+    http_allowed_networks: Iterable[str] = (),
+    stored_client: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Validate one (completed, see :func:`complete_entry`) catalog entry and return it unchanged.
+
+    ``http_allowed_networks``: CIDRs whose hosts may be called over ``http://``. ``stored_client``: which of
+    ``clientId`` / ``clientSecret`` the provider has stored (then ``clientIdEnv`` / ``clientSecretEnv`` are optional).
 
     ``source`` names where the entry came from (a file path, or e.g. ``"<test>"``); when it ends in ``.json`` the
     entry's ``provider`` must equal the file stem. Besides :data:`PROVIDER_ENTRY_SCHEMA` this checks that
@@ -527,12 +701,8 @@ def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
             problems.append(f"entityMappings[{index}].entity: {mapping['entity']!r} is not one of availableEntities")
 
     problems.extend(_placeholder_problems(entry))
-    oauth = entry.get("oauthConfig") or {}
-    for key in OAUTH_ENV_SUFFIXES:
-        if key in oauth:
-            problem = oauth_env_name_problem(key, oauth[key])
-            if problem:
-                problems.append(f"oauthConfig.{key}: {problem}")
+    problems.extend(_oauth_problems(entry, stored_client))
+    problems.extend(_http_problems(entry, http_allowed_networks))
     if problems:
         raise CatalogError(source, problems)
     return entry
@@ -546,8 +716,8 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def load_catalog(directory: Path = CATALOG_DIR) -> list[dict[str, Any]]:
-    """Load and validate every ``*.json`` file in ``directory`` (sorted by file name).
+def load_catalog(directory: Path = CATALOG_DIR, *, http_allowed_networks: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Load, complete (:func:`complete_entry`) and validate every ``*.json`` file in ``directory`` (sorted by name).
 
     Raises :class:`CatalogError` naming the file (and line/column for invalid JSON) on the first bad file. Provider
     keys are unique because each must equal its file name.
@@ -561,5 +731,7 @@ def load_catalog(directory: Path = CATALOG_DIR) -> list[dict[str, Any]]:
             raise CatalogError(source, [f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise CatalogError(source, [f"cannot read file: {exc}"]) from exc
-        entries.append(validate_entry(entry, source=source))
+        entries.append(
+            validate_entry(complete_entry(entry), source=source, http_allowed_networks=http_allowed_networks)
+        )
     return entries

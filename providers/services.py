@@ -9,11 +9,12 @@ import logging
 import os
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from config.errors import Conflict, ValidationFailed
-from providers.catalog_loader import CatalogError, oauth_env_name_problem, validate_entry
-from providers.models import Audience, Provider, ProviderStatus
+from providers.catalog_loader import CatalogError, complete_entry, oauth_env_name_problem, validate_entry
+from providers.models import Provider, ProviderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ ENTRY_FIELDS: dict[str, str] = {
     "isPremium": "is_premium",
     "requiredPlan": "required_plan",
     "notes": "notes",
+    "rateLimit": "rate_limit",
 }
 MODEL_FIELDS = {field: key for key, field in ENTRY_FIELDS.items()}
 # Entry null <-> model "" for these text columns.
@@ -87,39 +89,8 @@ def entry_values(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_defaults(entry: dict[str, Any]) -> dict[str, Any]:
-    """Fill what a hand-written entry may leave out, so a POST need not spell every null of the file format."""
-    key = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
-    defaults = {
-        "description": entry.get("displayName") or entry.get("name"),
-        "status": ProviderStatus.ACTIVE.value,
-        "audience": Audience.TENANT.value,
-        "capabilities": [],
-        "supportedSyncDirections": [],
-        "supportsRealtime": False,
-        "supportsWebhooks": False,
-        "supportsNotifications": False,
-        "supportsSearch": False,
-        "searchableEntities": [],
-        "searchCapabilities": {"fullText": False, "fieldSpecific": False, "filtered": False},
-        "requiresUserScoping": False,
-        "oauthConfig": None,
-        "apiKeyPlacement": None,
-        "credentialSchema": None,
-        "configSchema": None,
-        "healthCheck": None,
-        "apiBaseUrl": None,
-        "inboundSignatureScheme": None,
-        "docsUrl": None,
-        "availableEntities": [],
-        "entityMappings": [],
-        "icon": key.replace("_", "-") or "plug",
-        "color": "#6B7280",
-        "version": "1.0.0",
-        "isPremium": False,
-        "requiredPlan": None,
-        "notes": None,
-    }
-    return {**defaults, **entry}
+    """Fill what a hand-written entry may leave out (see `providers.catalog_loader.complete_entry`)."""
+    return complete_entry(entry)
 
 
 def catalog_error_details(exc: CatalogError) -> dict[str, list[str]]:
@@ -135,13 +106,22 @@ def catalog_error_details(exc: CatalogError) -> dict[str, list[str]]:
     return details
 
 
-def _validate(entry: dict[str, Any], source: str) -> dict[str, Any]:
+def _validate(entry: dict[str, Any], source: str, *, stored_client: set[str] | None = None) -> dict[str, Any]:
     try:
-        return validate_entry(entry, source=source)
+        return validate_entry(
+            entry,
+            source=source,
+            http_allowed_networks=settings.PROVIDER_ALLOWED_NETWORKS,
+            stored_client=stored_client or set(),
+        )
     except CatalogError as exc:
         details = catalog_error_details(exc)
         first_field, problems = next(iter(details.items()))
         raise ValidationFailed(f"{first_field}: {problems[0]}", details=details)
+
+
+def _given(value: Any) -> bool:
+    return value is not _UNSET and isinstance(value, str) and bool(value)
 
 
 def _split_oauth_client(oauth: Any) -> tuple[Any, Any, Any]:
@@ -189,7 +169,8 @@ def provider_create(*, data: dict[str, Any], actor=None) -> Provider:
         raise ValidationFailed("The body must be a JSON object.")
     oauth, client_id, client_secret = _split_oauth_client(data.get("oauthConfig"))
     entry = entry_defaults({**data, "oauthConfig": oauth} if "oauthConfig" in data else dict(data))
-    entry = _validate(entry, source="<request>")
+    stored = {name for name, value in ((CLIENT_ID_KEY, client_id), (CLIENT_SECRET_KEY, client_secret)) if _given(value)}
+    entry = _validate(entry, source="<request>", stored_client=stored)
     if Provider.objects.filter(key=entry["provider"]).exists():
         raise Conflict(
             f"A provider with the key {entry['provider']!r} already exists.", details={"provider": entry["provider"]}
@@ -225,7 +206,12 @@ def provider_update(*, provider: Provider, data: dict[str, Any], actor=None, loc
         if isinstance(oauth, dict) and not oauth and current["oauthConfig"] is None:
             oauth = None  # only the client was given for a provider without OAuth: validation below says so if wrong
         patch["oauthConfig"] = oauth
-    entry = _validate({**current, **patch}, source="<request>")
+    stored = set()
+    if _given(client_id) or (client_id is _UNSET and (provider.oauth_config or {}).get(CLIENT_ID_KEY)):
+        stored.add(CLIENT_ID_KEY)
+    if _given(client_secret) or (client_secret is _UNSET and provider.oauth_client_secret):
+        stored.add(CLIENT_SECRET_KEY)
+    entry = _validate({**current, **patch}, source="<request>", stored_client=stored)
     changed = []
     for field, value in entry_values(entry).items():
         if field == "oauth_config" and isinstance(value, dict) and (provider.oauth_config or {}).get(CLIENT_ID_KEY):

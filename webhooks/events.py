@@ -261,13 +261,52 @@ _EVENTS = [
     ),
     EventType(
         "integration.connection_expired",
-        "A connection's token could not be refreshed (invalid_grant): the user must connect again.",
+        "A connection's token could not be refreshed (invalid_grant, or refreshes kept failing for the provider's "
+        "giveUpAfterHours): the user must connect again.",
         {
             "integrationId": _INTEGRATION,
             "connectionId": "c0ffee00-1234-4abc-8def-000000000001",
+            "status": "expired",
             "error": "invalid_grant",
+            "reconnectReason": "refresh_token_revoked",
+            "expiredAt": "2026-01-15T09:30:00Z",
         },
-        properties={**_INTEGRATION_PROPS, "error": _STR_OR_NULL},
+        properties={
+            **_INTEGRATION_PROPS,
+            "error": _STR_OR_NULL,
+            "reconnectReason": {
+                **_S,
+                "description": "Why the user must connect again (`reconnectReason` on the connection).",
+            },
+            "expiredAt": _TIME,
+        },
+        version=2,  # v2: reconnectReason and expiredAt documented (giveUpAfterHours); v1 data still valid
+    ),
+    EventType(
+        "integration.connection_recovered",
+        "A connection that was expired or in error works again (first successful refresh, test or connect).",
+        {
+            "integrationId": _INTEGRATION,
+            "connectionId": "c0ffee00-1234-4abc-8def-000000000001",
+            "status": "active",
+            "previousStatus": "expired",
+            "via": "connect",
+            "recoveredAt": "2026-01-15T10:05:00Z",
+        },
+        properties={
+            **_INTEGRATION_PROPS,
+            "previousStatus": {
+                "type": "string",
+                "enum": ["expired", "error"],
+                "description": "The connection's status before it recovered.",
+            },
+            "via": {
+                "type": "string",
+                "enum": ["connect", "refresh", "test"],
+                "description": "What brought it back: connecting again, a token refresh or a connection test.",
+            },
+            "recoveredAt": _TIME,
+        },
     ),
     EventType(
         "integration.health_changed",

@@ -24,6 +24,8 @@ import requests
 from django.utils import timezone
 
 from config.errors import ConnectionFailed, ValidationFailed
+from providers import discovery
+from providers.budget import ProviderRateLimited
 from providers.catalog_loader import (
     CONNECTION_DERIVED_PLACEHOLDERS,
     CONNECTION_DERIVED_URL_PLACEHOLDERS,
@@ -378,6 +380,10 @@ class ProviderClient:
             )
         except (NotConfigured, UnsafeBaseUrl) as exc:
             return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
+        except ProviderRateLimited as exc:  # the connection's shared budget is spent: judged without a call
+            return CheckResult(
+                False, CheckKind.RATE_LIMITED, exc.message, details={"retryAfter": exc.retry_after, "called": False}
+            )
         return self.interpret_check(response, expected=check.get("expectedStatus") or [200], elapsed_ms=_ms(started))
 
     def interpret_check(self, response: requests.Response, *, expected: list[int], elapsed_ms: int) -> CheckResult:
@@ -424,8 +430,11 @@ class ProviderClient:
 
     # --- OAuth hooks ------------------------------------------------------------------------------------------------
     def oauth_url(self, name: str) -> str | None:
-        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled."""
+        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled;
+        one the entry leaves out comes from its `issuer`'s discovered metadata (providers.discovery)."""
         template = self.oauth.get(name)
+        if not template and self.oauth.get("issuer"):
+            return discovery.endpoint(self.oauth["issuer"], name)
         return self.render(template) if template else None
 
     def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:

@@ -66,10 +66,10 @@ def captured_logs():
 
 
 @responses.activate
-def test_no_secret_appears_in_any_log_line(celery_workers, receiver, captured_logs, settings):
+def test_no_secret_appears_in_any_log_line(celery_workers, receiver, captured_logs, monkeypatch):
     responses.add_passthru("http://127.0.0.1")  # our own receiver, should anything in-process call it
-    for name, value in OAUTH_CLIENT_SETTINGS.items():
-        setattr(settings, name, value)
+    for name, value in OAUTH_CLIENT_SETTINGS.items():  # OAuth clients are read from the environment only
+        monkeypatch.setenv(name, value)
     worker = celery_workers.start(env={**FAST, "LOG_LEVEL": "DEBUG"}, queues="webhooks,default,inbound")
     membership = MembershipFactory(role=Role.ADMIN)
     tenant = membership.tenant

@@ -98,7 +98,7 @@ def test_a_failed_test_is_200_with_success_false_and_marks_the_connection(admin_
     assert recovered.json()["success"] is True
     connection.refresh_from_db()
     assert connection.status == "active" and connection.validation_error == ""
-    assert event_names(emitted) == ["integration.connected"]  # the recovery
+    assert event_names(emitted) == ["integration.connected", "integration.connection_recovered"]  # the recovery
 
 
 @responses.activate

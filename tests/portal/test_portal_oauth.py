@@ -202,3 +202,25 @@ def test_a_member_disconnects_their_own_account(portal_client, oauth_clients):
         client.post(f"/portal/me/{integration.pk}/disconnect/")
 
     assert Connection.objects.get(integration=integration, user=client.user).status == "revoked"
+
+
+def test_an_authorization_response_naming_another_issuer_connects_nothing(portal_client, oauth_clients):
+    """RFC 9207: the `iss` handed back with the code is checked again at completion, as by the API's POST."""
+    client = portal_client(Role.MEMBER)
+    integration = make_integration(client.tenant, "google_calendar")
+    provider = integration.provider
+    provider.oauth_config = {**provider.oauth_config, "issuer": "https://accounts.google.com"}
+    provider.save(update_fields=["oauth_config"])
+    authorize, _flow = _start(client, integration)
+    back = _callback(client, authorize, code="auth-code-1", iss="https://accounts.google.com")
+    assert query_of(f"?{back.query}")["iss"] == "https://accounts.google.com"
+    forged = query_of(f"?{back.query}") | {"iss": "https://idp.evil.example"}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, GOOGLE_TOKEN_URL, json=google_token())
+        landing = client.get(back.path, forged)
+        assert not rsps.calls
+
+    assert landing["Location"] == "/portal/me/"
+    assert "another issuer" in client.get("/portal/me/").content.decode()
+    assert not Connection.objects.filter(integration=integration).exists()

@@ -33,6 +33,7 @@ PLATFORM_EVENTS = {
     "integration.connected",
     "integration.disconnected",
     "integration.connection_expired",
+    "integration.connection_recovered",
     "integration.health_changed",
     "integration.event_received",
     "webhook.disabled",

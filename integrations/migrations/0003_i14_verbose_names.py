@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_initial'),
+        ('integrations', '0002_i13_connection_lifecycle'),
     ]
 
     operations = [
