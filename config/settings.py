@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "integrations",
     "webhooks",
     "console",
+    "django_htmx",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # the admin login's lockout answer (accounts.lockout.lockout_response)
 ]
@@ -461,6 +464,19 @@ PROXY_MAX_BODY_BYTES = env.int("PROXY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = env.int("PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", default=60)
 # requests-oauthlib logs token responses at DEBUG: keep those loggers quiet whatever LOG_LEVEL says.
 LOGGING["loggers"].update({"requests_oauthlib": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}})
+
+# --- Tenant portal (/portal/) -------------------------------------------------------------------------------------
+# Origins allowed to frame the portal (CSP frame-ancestors), comma-separated, e.g. https://app.example.com.
+# Empty: the portal may be framed by this service's own pages only ('self').
+PORTAL_FRAME_ANCESTORS = env.list("PORTAL_FRAME_ANCESTORS", default=[])
+# An app that frames the portal from another site over HTTPS needs SameSite=None cookies (see README, "Tenant portal").
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
+if "None" in (SESSION_COOKIE_SAMESITE, CSRF_COOKIE_SAMESITE) and not SESSION_COOKIE_SECURE:
+    # Browsers drop a SameSite=None cookie that is not Secure: the framed portal would silently sign nobody in.
+    raise ImproperlyConfigured(
+        "SameSite=None cookies need HTTPS: set PUBLIC_BASE_URL to https:// (or SESSION_COOKIE_SECURE)."
+    )
 
 # --- Search and widgets ------------------------------------------------------------------------------------------
 # Search fans out to every searchable integration at once; one that has not answered after this long is reported as

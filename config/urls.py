@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("integrations.search_urls")),
     path("", include("integrations.urls")),
     path("", include("providers.urls")),
+    path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),

@@ -36,7 +36,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
 
 def log_activity(
     *,
-    integration,
+    integration=None,
     type: str,
     status: str,
     message: str,

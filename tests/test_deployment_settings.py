@@ -50,6 +50,15 @@ def test_an_https_public_url_turns_on_hsts_and_secure_cookies(tmp_path):
     assert values["session_secure"] is True and values["csrf_secure"] is True
 
 
+def test_samesite_none_cookies_for_a_framed_portal_need_https(tmp_path):
+    framed = {"SESSION_COOKIE_SAMESITE": "None", "CSRF_COOKIE_SAMESITE": "None"}
+
+    assert production_settings(tmp_path, PUBLIC_BASE_URL="https://api.example.test", **framed)["session_secure"]
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        production_settings(tmp_path, PUBLIC_BASE_URL="http://api.example.test", **framed)
+    assert "SameSite=None cookies need HTTPS" in refused.value.stderr
+
+
 def test_the_operator_names_the_proxy_ssl_header(tmp_path):
     values = production_settings(tmp_path, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
 

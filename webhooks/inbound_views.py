@@ -220,7 +220,7 @@ class InboundEndpointViewSet(
     )
     @action(detail=True, methods=["post"], url_path=rf"events/(?P<event_id>{UUID_PATTERN})/replay")
     def replay(self, request, pk=None, event_id=None):
-        event = services.inbound_event_replay(event=self._event(pk, event_id))
+        event = services.inbound_event_replay(event=self._event(pk, event_id), actor=request.user)
         return Response(InboundEventSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 
 

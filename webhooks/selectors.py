@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -16,6 +17,8 @@ from webhooks.models import Delivery, DeliveryStatus, Webhook, WebhookSecret, We
 __all__ = [
     "delivery_get",
     "delivery_list",
+    "delivery_replay_count",
+    "webhook_activity",
     "webhook_get",
     "webhook_list",
     "webhook_live_secrets",
@@ -135,6 +138,18 @@ def delivery_get(*, webhook: Webhook, delivery_id) -> Delivery:
         raise NotFound("delivery")
 
 
+def delivery_replay_count(*, webhook: Webhook, since, until=None, status: str = DeliveryStatus.FAILED) -> int:
+    """How many deliveries ``services.webhook_replay`` would re-send with these arguments (its dry run), capped
+    like the replay itself at WEBHOOK_REPLAY_MAX."""
+    until = until or timezone.now()
+    if status not in (DeliveryStatus.FAILED, DeliveryStatus.SUCCESS):
+        raise ValidationFailed("status: must be failed or success.", details={"status": ["Must be failed or success."]})
+    if since >= until:
+        raise ValidationFailed("since must be before until.", details={"since": ["Must be before until."]})
+    count = Delivery.objects.filter(webhook=webhook, status=status, created_at__gte=since, created_at__lt=until).count()
+    return min(count, settings.WEBHOOK_REPLAY_MAX)
+
+
 def webhook_stats(*, webhook: Webhook) -> dict[str, Any]:
     """``{total, success, failed, pending, successRate}`` in one aggregate query.
 
@@ -150,3 +165,14 @@ def webhook_stats(*, webhook: Webhook) -> dict[str, Any]:
     finished = row["success"] + row["failed"]
     row["success_rate"] = round(row["success"] * 100 / finished, 2) if finished else 0.0
     return row
+
+
+def webhook_activity(*, webhook: Webhook, limit: int = 20):
+    """The subscription's activity entries (changes, tests, retries, replays), newest first."""
+    from integrations.models import ActivityLog
+
+    return (
+        ActivityLog.objects.filter(tenant_id=webhook.tenant_id, type="webhook", details__webhookId=str(webhook.pk))
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )

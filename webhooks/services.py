@@ -400,6 +400,33 @@ def _integration_for(tenant, integration_id):
 # --------------------------------------------------------------------------- subscriptions
 
 
+def _activity(
+    webhook: Webhook,
+    message: str,
+    *,
+    actor=None,
+    details: Mapping[str, Any] | None = None,
+    ok=True,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Every change to a subscription is an activity entry, like changes to integrations: on the subscription's
+    integration when it has one, else at tenant level (`details.webhookId` names the subscription either way).
+
+    `extra` is the caller's addition to the entry's details (the console marks its actions `source: console` with
+    the action's name), so one change is one entry whoever made it."""
+    from integrations.activity import log_activity
+
+    log_activity(
+        integration=webhook.integration if webhook.integration_id else None,
+        tenant_id=webhook.tenant_id,
+        type="webhook",
+        status="success" if ok else "error",
+        message=message,
+        details={"webhookId": str(webhook.pk), "name": webhook.name, **(details or {}), **(extra or {})},
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def webhook_create(
     *,
@@ -447,12 +474,15 @@ def webhook_create(
         secret = _validate_secret(secret)  # before the first write: a bad secret leaves nothing behind
     webhook.save()
     secret = _new_signing_key(webhook, secret)
+    _activity(webhook, f"Webhook {webhook.name!r} created.", actor=actor, details={"events": webhook.events})
     logger.info("webhooks.subscription.created", extra={"webhook_id": str(webhook.pk), "tenant_id": str(tenant.pk)})
     return webhook, secret
 
 
 @transaction.atomic
-def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
+def webhook_update(
+    *, webhook: Webhook, data: Mapping[str, Any], actor=None, activity: Mapping[str, Any] | None = None
+) -> Webhook:
     """Change the given fields. Setting ``status`` to ``active`` again sends the deliveries that waited."""
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
     resume = False
@@ -500,6 +530,14 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
     webhook.save()
     if resume:
         _resume_pending(webhook)
+    changed = sorted(_camel(name) for name in data)
+    _activity(
+        webhook,
+        f"Webhook updated: {', '.join(changed)}.",
+        actor=actor,
+        details={"changedFields": changed},
+        extra=activity,
+    )
     return webhook
 
 
@@ -509,6 +547,11 @@ def _reset_circuit(webhook: Webhook) -> None:
     webhook.circuit_opened_at = None
     webhook.paused_until = None
     webhook.window_started_at, webhook.window_attempts, webhook.window_failures = None, 0, 0
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _resume_pending(webhook) -> None:
@@ -526,15 +569,18 @@ def _resume_pending(webhook) -> None:
 
 
 @transaction.atomic
-def webhook_delete(*, webhook: Webhook) -> None:
+def webhook_delete(*, webhook: Webhook, actor=None, activity: Mapping[str, Any] | None = None) -> None:
     """Delete the subscription with its secrets and delivery history."""
     webhook_id = str(webhook.pk)
+    _activity(webhook, f"Webhook {webhook.name!r} deleted.", actor=actor, details={"url": webhook.url}, extra=activity)
     webhook.delete()
     logger.info("webhooks.subscription.deleted", extra={"webhook_id": webhook_id})
 
 
 @transaction.atomic
-def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str | None:
+def webhook_rotate_secret(
+    *, webhook: Webhook, secret: str | None = None, actor=None, activity: Mapping[str, Any] | None = None
+) -> str | None:
     """Make a new current secret (or, for ``v1a``, a new ed25519 key pair); the previous one keeps signing for
     WEBHOOK_SECRET_OVERLAP_HOURS. Returns the new secret (None for ``v1a``: read its public key)."""
     now = timezone.now()
@@ -549,6 +595,13 @@ def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str
     WebhookSecret.objects.filter(webhook=webhook, expires_at__isnull=True).update(expires_at=now + overlap)
     new_secret = _new_signing_key(webhook, secret)
     Webhook.objects.filter(pk=webhook.pk).update(updated_at=now)
+    _activity(
+        webhook,
+        "Signing secret rotated.",
+        actor=actor,
+        details={"previousValidHours": overlap.total_seconds() / 3600},
+        extra=activity,
+    )
     logger.info("webhooks.secret.rotated", extra={"webhook_id": str(webhook.pk)})
     return new_secret
 
@@ -595,7 +648,7 @@ def _emit_operational(tenant_id, event: str, data: dict, *, about, known: dict |
         _trigger(tenant_id, event, data, exclude_webhook_id=about)
 
 
-def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
+def webhook_test(*, webhook: Webhook, actor=None) -> dict[str, Any]:
     """Send a ``webhook.test`` event to this subscription now (whatever its status and patterns).
 
     Recorded as a delivery with one attempt (no retries; it does not count towards auto-disable).
@@ -646,6 +699,13 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
     delivery.webhook = webhook
     delivery_record_attempt(delivery=delivery, token=token, outcome=outcome, allow_retry=False, affect_health=False)
     success = outcome.kind == sender.SUCCESS
+    _activity(
+        webhook,
+        "Test event delivered." if success else f"Test event failed: {outcome.message}",
+        actor=actor,
+        details={"deliveryId": str(delivery.pk), "responseStatus": outcome.response_status},
+        ok=success,
+    )
     return {
         "success": success,
         "message": "Webhook test successful" if success else outcome.message,
@@ -658,7 +718,7 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
 
 
 @transaction.atomic
-def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
+def delivery_retry(*, webhook: Webhook, delivery_id, actor=None, activity: Mapping[str, Any] | None = None) -> Delivery:
     """Send one delivery again now (a new attempt on the same row: same ``webhook-id``), with a fresh retry budget."""
     try:
         delivery = Delivery.objects.select_for_update().get(webhook=webhook, pk=delivery_id)
@@ -678,12 +738,19 @@ def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
     delivery.refresh_from_db()
+    _activity(webhook, "Delivery sent again.", actor=actor, details={"deliveryId": str(delivery.pk)}, extra=activity)
     return delivery
 
 
 @transaction.atomic
 def webhook_replay(
-    *, webhook: Webhook, since: datetime, until: datetime | None = None, status: str = DeliveryStatus.FAILED
+    *,
+    webhook: Webhook,
+    since: datetime,
+    until: datetime | None = None,
+    status: str = DeliveryStatus.FAILED,
+    actor=None,
+    activity: Mapping[str, Any] | None = None,
 ) -> list:
     """Re-send the subscription's ``status`` (failed, or success) deliveries created in [since, until).
 
@@ -713,6 +780,13 @@ def webhook_replay(
     )
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries(ids))
+    _activity(
+        webhook,
+        f"{len(ids)} {status} deliveries replayed.",
+        actor=actor,
+        details={"replayed": len(ids), "since": since.isoformat(), "until": until.isoformat(), "status": status},
+        extra=activity,
+    )
     logger.info("webhooks.delivery.replayed", extra={"webhook_id": str(webhook.pk), "count": len(ids)})
     return ids
 

@@ -100,7 +100,7 @@ class WebhookViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         webhook = self.get_object()
         body = WebhookUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        webhook = services.webhook_update(webhook=webhook, data=body.validated_data)
+        webhook = services.webhook_update(webhook=webhook, data=body.validated_data, actor=request.user)
         return Response(WebhookSerializer(webhook).data)
 
     @extend_schema(request=WebhookUpdateSerializer, responses=WebhookSerializer)
@@ -109,13 +109,13 @@ class WebhookViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        services.webhook_delete(webhook=self.get_object())
+        services.webhook_delete(webhook=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=WebhookTestResultSerializer)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        result = services.webhook_test(webhook=self.get_object())
+        result = services.webhook_test(webhook=self.get_object(), actor=request.user)
         return Response(result)
 
     @extend_schema(parameters=_LOG_PARAMS, responses=DeliveryLogSerializer(many=True))
@@ -138,7 +138,9 @@ class WebhookViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         webhook = self.get_object()
         body = RotateSecretSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
-        secret = services.webhook_rotate_secret(webhook=webhook, secret=body.validated_data.get("secret") or None)
+        secret = services.webhook_rotate_secret(
+            webhook=webhook, secret=body.validated_data.get("secret") or None, actor=request.user
+        )
         webhook.refresh_from_db()
         return Response(WebhookWithSecretSerializer(webhook, context={"secret": secret}).data)
 
@@ -146,7 +148,7 @@ class WebhookViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path=rf"deliveries/(?P<delivery_id>{UUID_PATTERN})/retry")
     def retry_delivery(self, request, pk=None, delivery_id=None):
         webhook = self.get_object()
-        delivery = services.delivery_retry(webhook=webhook, delivery_id=delivery_id)
+        delivery = services.delivery_retry(webhook=webhook, delivery_id=delivery_id, actor=request.user)
         delivery = selectors.delivery_get(webhook=webhook, delivery_id=delivery.pk)
         return Response(DeliveryLogSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
@@ -156,7 +158,7 @@ class WebhookViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         webhook = self.get_object()
         body = ReplaySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        ids = services.webhook_replay(webhook=webhook, **body.validated_data)
+        ids = services.webhook_replay(webhook=webhook, actor=request.user, **body.validated_data)
         result = {
             "success": True,
             "message": f"{len(ids)} deliveries queued again." if ids else "No delivery matched.",

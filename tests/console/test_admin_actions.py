@@ -89,7 +89,7 @@ def test_retry_failed_of_a_subscription_requeues_its_failed_deliveries(console, 
 
     assert Delivery.objects.filter(webhook=seeded.broken, status="pending").count() == 4
     (entry,) = console_entries(super_admin, "replay_failed")
-    assert entry.details["count"] == 4
+    assert entry.details["replayed"] == 4
 
 
 def test_expire_a_connection(console, seeded, super_admin):

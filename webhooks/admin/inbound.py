@@ -134,15 +134,17 @@ class InboundEventAdmin(admin.ModelAdmin):
     def _replay(self, request, queryset) -> int:
         count = 0
         for event in queryset.defer("body").select_related("endpoint__integration"):
-            services.inbound_event_replay(event=event)
-            count += 1
-            console_activity(
-                request,
-                integration=event.endpoint.integration,
-                type="webhook",
-                message=f"Console: inbound event {event.pk} ({event.event_type or 'untyped'}) replayed.",
-                details={"action": "inbound_replay", "eventId": str(event.pk), "previousStatus": event.status},
+            services.inbound_event_replay(
+                event=event,
+                actor=request.user,
+                activity={
+                    "source": "console",
+                    "action": "inbound_replay",
+                    "eventId": str(event.pk),
+                    "previousStatus": event.status,
+                },
             )
+            count += 1
         return count
 
     @admin.action(description="Replay: process the selected events again")

@@ -59,6 +59,11 @@ class RecentDeliveryInline(admin.TabularInline):
     show_change_link = True
 
 
+def _console(action: str, **details) -> dict:
+    """What a console action adds to the activity entry the service writes (one entry per change)."""
+    return {"source": "console", "action": action, **details}
+
+
 def _webhook_activity(request, webhook, action: str, message: str, **details) -> None:
     console_activity(
         request,
@@ -134,8 +139,7 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Through the service, with the console's activity entry."""
-        _webhook_activity(request, obj, "delete", f"Console: subscription {obj.name} ({obj.url}) deleted.")
-        services.webhook_delete(webhook=obj)
+        services.webhook_delete(webhook=obj, actor=request.user, activity=_console("delete"))
 
     def delete_queryset(self, request, queryset):
         for webhook in queryset.select_related("integration"):
@@ -150,15 +154,14 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
         now = timezone.now()
         total = 0
         for webhook in queryset.select_related("integration"):
-            ids = services.webhook_replay(webhook=webhook, since=now - timedelta(days=7), until=now)
-            total += len(ids)
-            _webhook_activity(
-                request,
-                webhook,
-                "replay_failed",
-                f"Console: {len(ids)} failed deliveries queued again.",
-                count=len(ids),
+            ids = services.webhook_replay(
+                webhook=webhook,
+                since=now - timedelta(days=7),
+                until=now,
+                actor=request.user,
+                activity=_console("replay_failed"),
             )
+            total += len(ids)
         self.message_user(request, f"{total} deliveries queued again.", messages.SUCCESS)
 
     @admin.action(description="Disable")
@@ -174,17 +177,19 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
     def enable(self, request, queryset):
         count = 0
         for webhook in queryset.select_related("integration").exclude(status=WebhookStatus.ACTIVE):
-            services.webhook_update(webhook=webhook, data={"status": WebhookStatus.ACTIVE})
+            services.webhook_update(
+                webhook=webhook, data={"status": WebhookStatus.ACTIVE}, actor=request.user, activity=_console("enable")
+            )
             count += 1
-            _webhook_activity(request, webhook, "enable", "Console: subscription enabled.")
         self.message_user(request, f"{count} subscriptions enabled.", messages.SUCCESS)
 
     @admin.action(description="Rotate the signing secret (the new one is shown once)")
     def rotate_secret(self, request, queryset):
         shown = []
         for webhook in queryset.select_related("integration"):
-            secret = services.webhook_rotate_secret(webhook=webhook)
-            _webhook_activity(request, webhook, "rotate_secret", "Console: signing secret rotated.")
+            secret = services.webhook_rotate_secret(
+                webhook=webhook, actor=request.user, activity=_console("rotate_secret")
+            )
             if secret is None:  # v1a: a new ed25519 key pair; the private key is never shown
                 self.message_user(
                     request, f"New key pair of {webhook.name} (the old one signs for the overlap).", messages.SUCCESS
@@ -302,16 +307,13 @@ class DeliveryAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         count = 0
         for delivery in queryset.select_related("webhook__integration").exclude(status=DeliveryStatus.PENDING):
-            services.delivery_retry(webhook=delivery.webhook, delivery_id=delivery.pk)
-            count += 1
-            _webhook_activity(
-                request,
-                delivery.webhook,
-                "delivery_retry",
-                f"Console: delivery {delivery.pk} ({delivery.event_type}) queued again.",
-                deliveryId=str(delivery.pk),
-                previousStatus=delivery.status,
+            services.delivery_retry(
+                webhook=delivery.webhook,
+                delivery_id=delivery.pk,
+                actor=request.user,
+                activity=_console("delivery_retry", previousStatus=delivery.status),
             )
+            count += 1
         self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)
 
 
