@@ -40,8 +40,12 @@ def _admin_url(url: str, dbname: str) -> str:
 
 @contextmanager
 def bench_environment(name: str):
-    """Creates database `name` on DATABASE_URL's server, migrates it, yields the env for manage.py/gunicorn."""
+    """Creates database `name` on DATABASE_URL's server, migrates it, yields the env for manage.py/gunicorn.
+
+    The name carries the process id, so two benches (or two checkouts) running at once never share a database."""
     import psycopg
+
+    name = f"{name}_{os.getpid()}"
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")

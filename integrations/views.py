@@ -1,12 +1,14 @@
 """`/api/v1/integrations…`: CRUD, by provider, activate/deactivate, versions and activity logs (thin: validate →
 one service or selector → serialize)."""
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.models import Permission, Role
+from config.api import CamelCased
 from config.errors import PermissionDenied
 from integrations import selectors, services
 from integrations.models import Integration
@@ -20,6 +22,7 @@ from integrations.serializers import (
     RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
+    integration_representations,
 )
 from tenants.scoping import TenantScopedViewSetMixin
 
@@ -67,16 +70,22 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return selectors.integration_queryset(tenant=self.tenant)
 
     def _detail(self, integration: Integration) -> dict:
-        return IntegrationSerializer(selectors.integration_get(tenant=self.tenant, integration_id=integration.pk)).data
+        return self._fast_detail(integration.pk)
+
+    def _fast_detail(self, pk) -> CamelCased:
+        """One integration through the fast representation (one query); a 404 when it is not the tenant's."""
+        rows = integration_representations(self.get_queryset().filter(pk=pk))
+        if not rows:
+            raise Http404
+        return CamelCased(rows[0])
 
     def _page(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
     def list(self, request):
-        return self._page(
-            selectors.integration_list(tenant=self.tenant, filters=request.query_params), IntegrationSerializer
-        )
+        queryset = selectors.integration_list(tenant=self.tenant, filters=request.query_params)
+        return self.paginator.paginated_rows(queryset, request, integration_representations)
 
     @extend_schema(
         summary="The tenant's integrations of one provider",
@@ -87,7 +96,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         queryset = selectors.integration_list_by_provider(
             tenant=self.tenant, provider_key=key, filters=request.query_params
         )
-        return self._page(queryset, IntegrationSerializer)
+        return self.paginator.paginated_rows(queryset, request, integration_representations)
 
     def create(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
@@ -96,7 +105,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return Response(self._detail(integration), status=http_status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
-        return Response(IntegrationSerializer(self.get_object()).data)
+        return Response(self._fast_detail(pk))
 
     def update(self, request, pk=None):
         integration = self.get_object()
