@@ -366,9 +366,10 @@ _LINE_SEPARATORS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9")  # U+2028/U+2029, escaped 
 
 
 class CamelCaseJSONRenderer(JSONRenderer):
-    """camelCase keys (unless the data is `CamelCased`) dumped by orjson, byte for byte what DRF's JSONRenderer
-    writes for the same data (compact, UTF-8, datetimes as ISO 8601 with `Z`, U+2028/U+2029 escaped); whatever orjson
-    cannot write (an integer past 64 bits, an indented answer asked for in Accept) goes through DRF's renderer."""
+    """camelCase keys (unless the data is `CamelCased`) dumped by orjson: what DRF's JSONRenderer writes for the
+    same data (compact, UTF-8, datetimes as ISO 8601 with `Z`, U+2028/U+2029 escaped), byte for byte except that a
+    float in exponent form is spelt `1e-7`, not `1e-07`; whatever orjson cannot write (an integer past 64 bits, a
+    non-string key, an indented answer asked for in Accept) goes through DRF's renderer."""
 
     opaque = frozenset(settings.CAMELCASE_OPAQUE_FIELDS)
 

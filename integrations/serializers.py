@@ -4,6 +4,7 @@ Credentials are write-only: responses carry `credentialsSet` and `credentialHint
 """
 
 import json
+import re
 
 import orjson
 from django.db.models import TextField
@@ -157,13 +158,15 @@ def _json_text(column: str):
     return Cast(column, output_field=TextField())
 
 
+_LONG_NUMBER = re.compile(r"[0-9]{19}")  # orjson reads an integer past 64 bits as a float; json keeps it exact
+
+
 def _loads(text: str | None):
     if text is None:
         return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # e.g. an integer past 64 bits, which json reads
+    if _LONG_NUMBER.search(text):
         return json.loads(text)
+    return orjson.loads(text)
 
 
 def _datetime_out(value, tz):
