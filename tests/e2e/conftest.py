@@ -178,7 +178,14 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, *, concurrency: int = 4, pool: str = "threads", env: dict[str, str] | None = None):
+    def start(
+        self,
+        *,
+        concurrency: int = 4,
+        pool: str = "threads",
+        env: dict[str, str] | None = None,
+        queues: str = "webhooks,default",
+    ):
         name = f"e2e{len(self.procs)}-{os.getpid()}@%h"
         log = open(self.log_dir / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
@@ -190,7 +197,7 @@ class Workers:
                 "config",
                 "worker",
                 "-Q",
-                "webhooks,default",
+                queues,
                 "-P",
                 pool,
                 "-c",
@@ -242,7 +249,7 @@ def purge_broker() -> None:
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("webhooks", "default", "unacked", "unacked_index", "unacked_mutex")
+    client.delete("webhooks", "default", "health", "unacked", "unacked_index", "unacked_mutex")
 
 
 @pytest.fixture

@@ -127,3 +127,28 @@ def test_wait_gives_up_after_the_timeout(sent):
     stripe_integration()
     with pytest.raises(CommandError, match="0 of 1 checks recorded"):
         call_command("run_health_checks", "--wait", "--timeout", "0", stdout=StringIO())
+
+
+def test_a_batch_keeps_at_most_the_host_concurrency_in_flight(settings, monkeypatch):
+    import threading
+    import time
+
+    settings.HEALTH_ROUND_HOST_CONCURRENCY = 3
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0, "seen": []}
+
+    def check_one(integration_id, since):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+            state["seen"].append(integration_id)
+        return object()
+
+    monkeypatch.setattr(health_tasks, "_check_one", check_one)
+    ids = [f"id-{n}" for n in range(12)]
+    assert health_check_batch_task(ids, timezone.now().timestamp()) == 12
+    assert state["peak"] == 3
+    assert sorted(state["seen"]) == sorted(ids)
