@@ -23,7 +23,7 @@ from integrations.models import (
     IntegrationStatus,
     IntegrationVersion,
 )
-from integrations.selectors import normalize_category, normalize_choice
+from integrations.selectors import TENANT_CONNECTION_COLUMNS, normalize_category, normalize_choice
 
 _UNSET = object()
 _DATETIME_FORMAT = api_settings.DATETIME_FORMAT
@@ -139,8 +139,6 @@ _ROW_COLUMNS = (
     "user_scoped",
     "enabled_at",
     "enabled_by_id",
-    "_conn_status",
-    "_conn_hint",
     "last_sync_at",
     "last_health_check_at",
     "health_status",
@@ -179,9 +177,13 @@ def _datetime_out(value, tz):
 
 
 def integration_representations(queryset) -> list[dict]:
-    """The API representation of each integration in `queryset` (an `integration_queryset`, already sliced or
+    """The API representation of each integration in `queryset` (an `integration_row_queryset`, already sliced or
     filtered), in its order, with camelCase keys: one query, no model instances."""
-    rows = queryset.values(*_ROW_COLUMNS, **{f"_json_{name}": _json_text(name) for name in _JSON_COLUMNS})
+    rows = queryset.values(
+        *_ROW_COLUMNS,
+        **TENANT_CONNECTION_COLUMNS,
+        **{f"_json_{name}": _json_text(name) for name in _JSON_COLUMNS},
+    )
     tz = timezone.get_current_timezone()
     out = []
     for row in rows:

@@ -74,7 +74,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
 
     def _fast_detail(self, pk) -> CamelCased:
         """One integration through the fast representation (one query); a 404 when it is not the tenant's."""
-        rows = integration_representations(self.get_queryset().filter(pk=pk))
+        rows = integration_representations(selectors.integration_row_queryset(tenant=self.tenant).filter(pk=pk))
         if not rows:
             raise Http404
         return CamelCased(rows[0])
@@ -84,7 +84,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
     def list(self, request):
-        queryset = selectors.integration_list(tenant=self.tenant, filters=request.query_params)
+        queryset = selectors.integration_list(tenant=self.tenant, filters=request.query_params, rows=True)
         return self.paginator.paginated_rows(queryset, request, integration_representations)
 
     @extend_schema(
@@ -94,7 +94,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
     )
     def by_provider(self, request, key=None):
         queryset = selectors.integration_list_by_provider(
-            tenant=self.tenant, provider_key=key, filters=request.query_params
+            tenant=self.tenant, provider_key=key, filters=request.query_params, rows=True
         )
         return self.paginator.paginated_rows(queryset, request, integration_representations)
 
