@@ -126,8 +126,8 @@ def health_check_run(
     """Check `integration` now and record the result. With `not_before` (a scheduled slot), a check already made
     since then makes this a no-op returning None: a redelivered task never checks twice in one period. `user` is
     who asked (a user-scoped integration is checked with their own connection only; see `_probe`)."""
-    if not_before is not None and _checked_since(integration.pk, not_before):
-        return None
+    if not_before is not None and _checked_since(integration.pk, not_before, row=integration):
+        return None  # (every caller with a slot has just read the row; the locked re-read below decides anyway)
     outcome = _probe(integration, user)
     with transaction.atomic():
         locked = Integration.objects.select_for_update().select_related("provider").filter(pk=integration.pk).first()

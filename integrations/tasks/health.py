@@ -142,23 +142,27 @@ def health_check_batch_task(integration_ids: list[str], not_before: float) -> in
     checked. Idempotent: an integration checked since `not_before` (a redelivery) is skipped."""
     from django.db import connections
 
-    todo: queue.Queue[str] = queue.Queue()
-    for integration_id in integration_ids:
-        todo.put(integration_id)
     since = datetime.fromtimestamp(not_before, tz=UTC)
+    todo: queue.Queue = queue.Queue()
+    batch = _load_batch(integration_ids, since)
+    for integration in batch:
+        todo.put(integration)
     checked = []
 
     def drain() -> None:
         while True:
             try:
-                integration_id = todo.get_nowait()
+                integration = todo.get_nowait()
             except queue.Empty:
                 return
             try:
-                if _check_one(integration_id, since) is not None:
-                    checked.append(integration_id)
+                if _check_one(integration, since) is not None:
+                    checked.append(integration)
             except Exception:  # one failed record must not stop the batch; the round reports it as pending
-                logger.exception("integrations.health.round_check_failed", extra={"integration_id": integration_id})
+                logger.exception(
+                    "integrations.health.round_check_failed",
+                    extra={"integration_id": str(getattr(integration, "pk", ""))},
+                )
 
     def drain_in_thread() -> None:
         try:
@@ -166,7 +170,7 @@ def health_check_batch_task(integration_ids: list[str], not_before: float) -> in
         finally:
             connections.close_all()  # the thread's own database connection
 
-    width = max(1, min(settings.HEALTH_ROUND_HOST_CONCURRENCY, len(integration_ids)))
+    width = max(1, min(settings.HEALTH_ROUND_HOST_CONCURRENCY, len(batch)))
     if width == 1:  # no thread: the task's own connection (and transaction, in tests)
         drain()
         return len(checked)
@@ -178,17 +182,25 @@ def health_check_batch_task(integration_ids: list[str], not_before: float) -> in
     return len(checked)
 
 
-def _check_one(integration_id: str, since: datetime):
-    from integrations.health import health_check_run
-    from integrations.models import HealthCheckTrigger, Integration, IntegrationStatus
+def _load_batch(integration_ids: list[str], since: datetime) -> list:
+    """The batch's integrations still `active` or `error` and not checked since `since`, in one query."""
+    from django.db.models import Q
 
-    integration = (
-        Integration.objects.select_related("provider", "tenant")
-        .filter(pk=integration_id, status__in=(IntegrationStatus.ACTIVE, IntegrationStatus.ERROR))
-        .first()
+    from integrations.models import Integration, IntegrationStatus
+
+    return list(
+        Integration.objects.select_related("provider", "tenant").filter(
+            Q(last_health_check_at__isnull=True) | Q(last_health_check_at__lt=since),
+            pk__in=integration_ids,
+            status__in=(IntegrationStatus.ACTIVE, IntegrationStatus.ERROR),
+        )
     )
-    if integration is None or (integration.last_health_check_at and integration.last_health_check_at >= since):
-        return None
+
+
+def _check_one(integration, since: datetime):
+    from integrations.health import health_check_run
+    from integrations.models import HealthCheckTrigger
+
     return health_check_run(integration=integration, trigger=HealthCheckTrigger.SCHEDULED, not_before=since)
 
 

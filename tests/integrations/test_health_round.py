@@ -75,10 +75,10 @@ def test_one_failing_check_does_not_stop_the_batch(settings, monkeypatch):
     broken, fine = stripe_integration(), stripe_integration()
     real = health_tasks._check_one
 
-    def check_one(integration_id, since):
-        if integration_id == str(broken.pk):
+    def check_one(integration, since):
+        if integration.pk == broken.pk:
             raise RuntimeError("database hiccup")
-        return real(integration_id, since)
+        return real(integration, since)
 
     monkeypatch.setattr(health_tasks, "_check_one", check_one)
     started = timezone.now()
@@ -137,7 +137,7 @@ def test_a_batch_keeps_at_most_the_host_concurrency_in_flight(settings, monkeypa
     lock = threading.Lock()
     state = {"now": 0, "peak": 0, "seen": []}
 
-    def check_one(integration_id, since):
+    def check_one(integration_id, since):  # the "integrations" are plain ids here: no database
         with lock:
             state["now"] += 1
             state["peak"] = max(state["peak"], state["now"])
@@ -148,6 +148,7 @@ def test_a_batch_keeps_at_most_the_host_concurrency_in_flight(settings, monkeypa
         return object()
 
     monkeypatch.setattr(health_tasks, "_check_one", check_one)
+    monkeypatch.setattr(health_tasks, "_load_batch", lambda ids, since: list(ids))
     ids = [f"id-{n}" for n in range(12)]
     assert health_check_batch_task(ids, timezone.now().timestamp()) == 12
     assert state["peak"] == 3
