@@ -162,14 +162,6 @@ class Pagination(BasePagination):
     def get_paginated_response(self, data):
         return Response(page_body(data, total=self.total, limit=self.limit, offset=self.offset))
 
-    def paginated_rows(self, queryset, request, represent) -> Response:
-        """The fast list path: `represent(page_queryset)` returns the page's items with their final camelCase keys,
-        built without model instances (see integrations.serializers.integration_representations)."""
-        self.limit, self.offset = parse_page_params(request.query_params, self.default_limit, self.max_limit)
-        self.total = queryset.count()
-        items = represent(queryset[self.offset : self.offset + self.limit])
-        return Response(CamelCased(page_body(items, total=self.total, limit=self.limit, offset=self.offset)))
-
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
@@ -239,18 +231,24 @@ def page_body(items: list, *, total: int, limit: int, offset: int) -> dict:
     }
 
 
-def sort_queryset(queryset, params, *, allowed: Mapping[str, str], default: str):
-    """`sortBy` (one of `allowed`'s API names) and `sortOrder` (`asc`|`desc`); anything else is a 400."""
+def sort_spec(params, *, allowed: Mapping[str, str], default: str) -> str:
+    """`sortBy` (one of `allowed`'s API names) and `sortOrder` (`asc`|`desc`) as one order_by term (`-field` for
+    descending); anything else is a 400."""
     sort_by = params.get("sortBy") or params.get("sort_by")
     order = (params.get("sortOrder") or params.get("sort_order") or "asc").lower()
     if order not in ("asc", "desc"):
         raise exceptions.ValidationError({"sortOrder": ["Must be 'asc' or 'desc'."]})
     if not sort_by:
-        return queryset.order_by(default, "pk")
+        return default
     if sort_by not in allowed:
         raise exceptions.ValidationError({"sortBy": [f"Must be one of: {', '.join(sorted(allowed))}."]})
     field = allowed[sort_by]
-    return queryset.order_by(f"-{field}" if order == "desc" else field, "pk")
+    return f"-{field}" if order == "desc" else field
+
+
+def sort_queryset(queryset, params, *, allowed: Mapping[str, str], default: str):
+    """`queryset` in `sort_spec`'s order, then by primary key."""
+    return queryset.order_by(sort_spec(params, allowed=allowed, default=default), "pk")
 
 
 # --- Rate limits --------------------------------------------------------------------------------------------------

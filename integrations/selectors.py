@@ -1,13 +1,15 @@
 """Reads of integrations, their versions and activity logs; every selector takes the tenant (or a tenant's row)."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
+from django.db import connection
 from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from config.api import sort_queryset
+from config.api import sort_spec
 from config.errors import NotFound, ValidationFailed
 from integrations.models import (
     ActivityLog,
@@ -100,7 +102,7 @@ def integration_queryset(*, tenant) -> QuerySet[Integration]:
 
 
 def integration_row_queryset(*, tenant) -> QuerySet[Integration]:
-    """The tenant's integrations for `values()` reads (the fast list and detail): the tenant-level connection's
+    """The tenant's integrations for `values()` reads (the fast detail): the tenant-level connection's
     status and hint through one LEFT JOIN (at most one such connection per integration), nothing deferred or
     selected that `values()` would replace anyway. Building and compiling it costs half of `integration_queryset`."""
     return Integration.objects.filter(tenant=tenant).annotate(
@@ -111,38 +113,158 @@ def integration_row_queryset(*, tenant) -> QuerySet[Integration]:
 TENANT_CONNECTION_COLUMNS = {"_conn_status": F("_tconn__status"), "_conn_hint": F("_tconn__credential_hint")}
 
 
-def integration_list(*, tenant, filters: Mapping, rows: bool = False) -> QuerySet[Integration]:
+@dataclass(frozen=True)
+class IntegrationFilters:
+    """The list's query parameters, validated (400 on an unknown value) and normalised."""
+
+    provider: str = ""
+    status: str | None = None
+    category: str | None = None
+    environment: str | None = None
+    search: str = ""
+    order: str = "-created_at"  # an order_by term over INTEGRATION_SORTS' fields
+
+    @classmethod
+    def parse(cls, filters: Mapping) -> "IntegrationFilters":
+        category_param = "category" if filters.get("category") else "type"
+        return cls(
+            provider=(
+                filters.get("provider") or filters.get("providerName") or filters.get("provider_name") or ""
+            ).strip(),
+            status=normalize_choice("status", filters.get("status"), IntegrationStatus.values, STATUS_ALIASES),
+            category=normalize_category(filters.get(category_param), category_param),
+            environment=normalize_choice("environment", filters.get("environment"), Environment.values),
+            search=(filters.get("search") or "").strip()[:_MAX_SEARCH],
+            order=sort_spec(filters, allowed=INTEGRATION_SORTS, default="-created_at"),
+        )
+
+
+def integration_list(*, tenant, filters: Mapping) -> QuerySet[Integration]:
     """Filters `provider` (key; alias `providerName`), `status`, `category` (alias `type`), `environment`, `search`
-    (name and description); `sortBy` name|createdAt|updatedAt|status|provider, `sortOrder` asc|desc. With `rows`,
-    over `integration_row_queryset` (for `values()` reads)."""
-    queryset = integration_row_queryset(tenant=tenant) if rows else integration_queryset(tenant=tenant)
-    provider = (filters.get("provider") or filters.get("providerName") or filters.get("provider_name") or "").strip()
-    if provider:
-        queryset = queryset.filter(provider__key=provider)
-    status = normalize_choice("status", filters.get("status"), IntegrationStatus.values, STATUS_ALIASES)
-    if status:
-        queryset = queryset.filter(status=status)
-    category_param = "category" if filters.get("category") else "type"
-    category = normalize_category(filters.get(category_param), category_param)
-    if category:
-        queryset = queryset.filter(provider__category=category)
-    environment = normalize_choice("environment", filters.get("environment"), Environment.values)
-    if environment:
-        queryset = queryset.filter(environment=environment)
-    search = (filters.get("search") or "").strip()[:_MAX_SEARCH]
-    if search:
-        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return sort_queryset(queryset, filters, allowed=INTEGRATION_SORTS, default="-created_at")
+    (name and description); `sortBy` name|createdAt|updatedAt|status|provider, `sortOrder` asc|desc. (The API's
+    list reads the same page through `integration_page`.)"""
+    queryset = integration_queryset(tenant=tenant)
+    wanted = IntegrationFilters.parse(filters)
+    if wanted.provider:
+        queryset = queryset.filter(provider__key=wanted.provider)
+    if wanted.status:
+        queryset = queryset.filter(status=wanted.status)
+    if wanted.category:
+        queryset = queryset.filter(provider__category=wanted.category)
+    if wanted.environment:
+        queryset = queryset.filter(environment=wanted.environment)
+    if wanted.search:
+        queryset = queryset.filter(Q(name__icontains=wanted.search) | Q(description__icontains=wanted.search))
+    return queryset.order_by(wanted.order, "pk")
 
 
-def integration_list_by_provider(
-    *, tenant, provider_key: str, filters: Mapping, rows: bool = False
-) -> QuerySet[Integration]:
-    """Seed 000's `/integrations/provider/{key}`: 404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
+# --- The list page in SQL ------------------------------------------------------------------------------------------
+# Building and compiling the ORM queries of a page (count + rows) costs more CPU than everything else in the request;
+# the page is therefore two fixed SQL statements with the same filters, order and columns as `integration_list` +
+# `integration_representations` (tests/integrations/test_fast_representation.py holds the two paths equal).
+def _page_sql():
+    i, p, c = Integration._meta.db_table, Provider._meta.db_table, Connection._meta.db_table
+    columns = ", ".join(
+        f"{table}.{column}"
+        for table, column in (
+            ("i", "id"),
+            ("i", "tenant_id"),
+            ("i", "name"),
+            ("i", "description"),
+            ("p", "key"),
+            ("p", "category"),
+            ("i", "status"),
+            ("i", "auth_type"),
+            ("i", "environment"),
+            ("i", "icon"),
+            ("p", "icon"),
+            ("i", "search_enabled"),
+            ("i", "user_scoped"),
+            ("i", "enabled_at"),
+            ("i", "enabled_by_id"),
+            ("i", "last_sync_at"),
+            ("i", "last_health_check_at"),
+            ("i", "health_status"),
+            ("i", "last_error"),
+            ("i", "last_error_at"),
+            ("i", "last_connection_test"),
+            ("i", "current_version"),
+            ("i", "created_at"),
+            ("i", "updated_at"),
+            ("c", "status"),
+            ("c", "credential_hint"),
+            ("i", "config::text"),
+            ("i", "settings::text"),
+            ("i", "allowed_shard_types::text"),
+            ("i", "searchable_entities::text"),
+        )
+    )
+    # Only table and column names (from the models) are interpolated here; every value goes in as a parameter.
+    rows = (
+        f"SELECT {columns} FROM {i} i JOIN {p} p ON p.id = i.provider_id "  # noqa: S608
+        f"LEFT JOIN {c} c ON c.integration_id = i.id AND c.user_id IS NULL"
+    )
+    count = f"SELECT count(*) FROM {i} i"  # noqa: S608
+    return rows, count, f"{count} JOIN {p} p ON p.id = i.provider_id"
+
+
+_PAGE_ROWS_SQL, _PAGE_COUNT_SQL, _PAGE_COUNT_BY_PROVIDER_SQL = _page_sql()
+_SQL_ORDER = {
+    "name": "i.name",
+    "created_at": "i.created_at",
+    "updated_at": "i.updated_at",
+    "status": "i.status",
+    "provider__key": "p.key",
+}
+
+
+def integration_page(*, tenant, filters: Mapping, limit: int, offset: int) -> tuple[int, list[tuple]]:
+    """(total, rows) of one page of `integration_list`: each row a tuple in `_page_sql`'s column order (read by
+    `integrations.serializers.integration_page_representations`). Two statements, no ORM compilation."""
+    wanted = filters if isinstance(filters, IntegrationFilters) else IntegrationFilters.parse(filters)
+    where, params = ["i.tenant_id = %s"], [tenant.pk]
+    if wanted.provider:
+        where.append("p.key = %s")
+        params.append(wanted.provider)
+    if wanted.status:
+        where.append("i.status = %s")
+        params.append(wanted.status)
+    if wanted.category:
+        where.append("p.category = %s")
+        params.append(wanted.category)
+    if wanted.environment:
+        where.append("i.environment = %s")
+        params.append(wanted.environment)
+    if wanted.search:
+        pattern = f"%{connection.ops.prep_for_like_query(wanted.search)}%"
+        where.append("(UPPER(i.name::text) LIKE UPPER(%s) OR UPPER(i.description::text) LIKE UPPER(%s))")
+        params += [pattern, pattern]
+    field = wanted.order.removeprefix("-")
+    order = f"{_SQL_ORDER[field]} {'DESC' if wanted.order.startswith('-') else 'ASC'}, i.id ASC"
+    condition = " AND ".join(where)
+    with connection.cursor() as cursor:
+        count_sql = _PAGE_COUNT_BY_PROVIDER_SQL if wanted.provider or wanted.category else _PAGE_COUNT_SQL
+        cursor.execute(f"{count_sql} WHERE {condition}", params)
+        total = cursor.fetchone()[0]
+        if offset >= total:
+            return total, []
+        cursor.execute(
+            f"{_PAGE_ROWS_SQL} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
+        )
+        return total, cursor.fetchall()
+
+
+def provider_must_exist(*, provider_key: str) -> None:
+    """404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
     if not Provider.objects.filter(key=provider_key).exists():
         raise NotFound("provider", f"Provider {provider_key!r} not found.")
+
+
+def integration_list_by_provider(*, tenant, provider_key: str, filters: Mapping) -> QuerySet[Integration]:
+    """Seed 000's `/integrations/provider/{key}`: 404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
+    provider_must_exist(provider_key=provider_key)
     params = {k: v for k, v in filters.items() if k not in ("provider", "providerName", "provider_name")}
-    return integration_list(tenant=tenant, filters={**params, "provider": provider_key}, rows=rows)
+    return integration_list(tenant=tenant, filters={**params, "provider": provider_key})
 
 
 def integration_get(*, tenant, integration_id) -> Integration:

@@ -123,7 +123,7 @@ def credential_hint_out(status: str | None, hint: str | None) -> str | None:
 # (tests/integrations/test_fast_representation.py holds the two equal), which stays the documented schema and the
 # representation of the write endpoints.
 _JSON_COLUMNS = ("config", "settings", "allowed_shard_types", "searchable_entities")
-_ROW_COLUMNS = (
+_ROW_COLUMNS = (  # the order of selectors.integration_page's columns too
     "id",
     "tenant_id",
     "name",
@@ -179,49 +179,83 @@ def _datetime_out(value, tz):
 def integration_representations(queryset) -> list[dict]:
     """The API representation of each integration in `queryset` (an `integration_row_queryset`, already sliced or
     filtered), in its order, with camelCase keys: one query, no model instances."""
-    rows = queryset.values(
+    rows = queryset.values_list(
         *_ROW_COLUMNS,
-        **TENANT_CONNECTION_COLUMNS,
-        **{f"_json_{name}": _json_text(name) for name in _JSON_COLUMNS},
+        *TENANT_CONNECTION_COLUMNS.values(),
+        *(_json_text(name) for name in _JSON_COLUMNS),
     )
+    return integration_page_representations(rows)
+
+
+def integration_page_representations(rows) -> list[dict]:
+    """The representation of rows in `_ROW_COLUMNS` + tenant connection (status, hint) + `_JSON_COLUMNS` (as text)
+    order: `integration_representations`' and `selectors.integration_page`'s."""
     tz = timezone.get_current_timezone()
     out = []
-    for row in rows:
-        category = row["provider__category"]
-        conn_status, conn_hint = row["_conn_status"], row["_conn_hint"]
-        enabled_by = row["enabled_by_id"]
+    for (
+        pk,
+        tenant_id,
+        name,
+        description,
+        provider_key,
+        category,
+        status,
+        auth_type,
+        environment,
+        icon,
+        provider_icon,
+        search_enabled,
+        user_scoped,
+        enabled_at,
+        enabled_by,
+        last_sync_at,
+        last_health_check_at,
+        health_status,
+        last_error,
+        last_error_at,
+        last_connection_test,
+        version,
+        created_at,
+        updated_at,
+        conn_status,
+        conn_hint,
+        config,
+        settings,
+        allowed_shard_types,
+        searchable_entities,
+    ) in rows:
         out.append(
             {
-                "id": str(row["id"]),
-                "tenantId": str(row["tenant_id"]),
-                "name": row["name"],
-                "description": row["description"],
-                "provider": row["provider__key"],
+                "id": str(pk),
+                "tenantId": str(tenant_id),
+                "name": name,
+                "description": description,
+                "provider": provider_key,
                 "category": category,
                 "type": category,
-                "status": row["status"],
-                "authType": row["auth_type"],
-                "environment": row["environment"],
-                "config": _loads(row["_json_config"]),
-                "settings": _loads(row["_json_settings"]),
-                "icon": row["icon"] or row["provider__icon"],
-                "allowedShardTypes": _loads(row["_json_allowed_shard_types"]),
-                "searchEnabled": row["search_enabled"],
-                "searchableEntities": _loads(row["_json_searchable_entities"]),
-                "userScoped": row["user_scoped"],
-                "enabledAt": _datetime_out(row["enabled_at"], tz),
+                "status": status,
+                "authType": auth_type,
+                "environment": environment,
+                "config": _loads(config),
+                "settings": _loads(settings),
+                "icon": icon or provider_icon,
+                "allowedShardTypes": _loads(allowed_shard_types),
+                "searchEnabled": search_enabled,
+                "searchableEntities": _loads(searchable_entities),
+                "userScoped": user_scoped,
+                "enabledAt": _datetime_out(enabled_at, tz),
                 "enabledBy": str(enabled_by) if enabled_by is not None else None,
                 "credentialsSet": credentials_set_out(conn_status, conn_hint),
                 "credentialHint": credential_hint_out(conn_status, conn_hint),
-                "lastSyncAt": _datetime_out(row["last_sync_at"], tz),
-                "lastHealthCheckAt": _datetime_out(row["last_health_check_at"], tz),
-                "healthStatus": row["health_status"],
-                "lastError": row["last_error"],
-                "lastErrorAt": _datetime_out(row["last_error_at"], tz),
-                "lastConnectionTest": _datetime_out(row["last_connection_test"], tz),
-                "version": row["current_version"],
-                "createdAt": _datetime_out(row["created_at"], tz),
-                "updatedAt": _datetime_out(row["updated_at"], tz),
+                "lastSyncAt": _datetime_out(last_sync_at, tz),
+                "lastHealthCheckAt": _datetime_out(last_health_check_at, tz),
+                "healthStatus": health_status,
+                "lastError": last_error,
+                "lastErrorAt": _datetime_out(last_error_at, tz),
+                "lastConnectionTest": _datetime_out(last_connection_test, tz),
+                "version": version,
+                "createdAt": _datetime_out(created_at, tz),
+                "updatedAt": _datetime_out(updated_at, tz),
             }
         )
     return out

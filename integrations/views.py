@@ -8,7 +8,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.models import Permission, Role
-from config.api import CamelCased
+from config.api import CamelCased, page_body, parse_page_params
 from config.errors import PermissionDenied
 from integrations import selectors, services
 from integrations.models import Integration
@@ -22,6 +22,7 @@ from integrations.serializers import (
     RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
+    integration_page_representations,
     integration_representations,
 )
 from tenants.scoping import TenantScopedViewSetMixin
@@ -83,9 +84,15 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
+    def _fast_page(self, filters) -> Response:
+        """A page in two SQL statements (count, rows), written without serializers (see selectors.integration_page)."""
+        limit, offset = parse_page_params(self.request.query_params)
+        total, rows = selectors.integration_page(tenant=self.tenant, filters=filters, limit=limit, offset=offset)
+        items = integration_page_representations(rows)
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
+
     def list(self, request):
-        queryset = selectors.integration_list(tenant=self.tenant, filters=request.query_params, rows=True)
-        return self.paginator.paginated_rows(queryset, request, integration_representations)
+        return self._fast_page(request.query_params)
 
     @extend_schema(
         summary="The tenant's integrations of one provider",
@@ -93,10 +100,11 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         responses=IntegrationSerializer(many=True),
     )
     def by_provider(self, request, key=None):
-        queryset = selectors.integration_list_by_provider(
-            tenant=self.tenant, provider_key=key, filters=request.query_params, rows=True
-        )
-        return self.paginator.paginated_rows(queryset, request, integration_representations)
+        selectors.provider_must_exist(provider_key=key)
+        params = {
+            k: v for k, v in request.query_params.items() if k not in ("provider", "providerName", "provider_name")
+        }
+        return self._fast_page({**params, "provider": key})
 
     def create(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)

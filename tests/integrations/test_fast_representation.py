@@ -15,7 +15,11 @@ from accounts.models import Role
 from config.api import CamelCased, CamelCaseJSONRenderer, camelize_fast
 from integrations import selectors
 from integrations.models import Connection, Integration
-from integrations.serializers import IntegrationSerializer, integration_representations
+from integrations.serializers import (
+    IntegrationSerializer,
+    integration_page_representations,
+    integration_representations,
+)
 from tests.integrations.factories import IntegrationFactory, catalog_provider
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +88,11 @@ def varied(admin_client):
 def test_rows_are_byte_for_byte_the_serializers(admin_client, varied):
     queryset = selectors.integration_list(tenant=admin_client.tenant, filters={})
     old = IntegrationSerializer(list(queryset), many=True).data
-    new = integration_representations(selectors.integration_list(tenant=admin_client.tenant, filters={}, rows=True))
+    total, page = selectors.integration_page(tenant=admin_client.tenant, filters={}, limit=50, offset=0)
+    new = integration_page_representations(page)
+    assert total == 4
+    detail_path = integration_representations(selectors.integration_row_queryset(tenant=admin_client.tenant))
+    assert {row["id"]: row for row in detail_path} == {row["id"]: row for row in new}  # the detail writes the same
     assert [list(row) for row in new] == [list(camelize_fast(row, frozenset())) for row in old]  # same keys, order
     for before, after in zip(old, new, strict=True):
         assert fast_bytes(after).decode() == drf_bytes(before).decode()
@@ -111,6 +119,51 @@ def test_another_tenants_integration_is_a_404_on_the_fast_detail(admin_client, m
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "INTEGRATION_NOT_FOUND"
     assert Integration.objects.filter(pk=varied[0].pk).exists()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"provider": "stripe"},
+        {"providerName": "slack", "status": "connected"},
+        {"status": "error"},
+        {"category": "messaging"},
+        {"type": "PAYMENT_PROVIDER"},
+        {"environment": "sandbox"},
+        {"search": "ÜNÏ"},
+        {"search": "%"},
+        {"search": "no_ hint"},
+        {"search": "separator"},
+        {"sortBy": "name"},
+        {"sortBy": "name", "sortOrder": "desc"},
+        {"sortBy": "provider", "sortOrder": "desc"},
+        {"sortBy": "status"},
+        {"sortBy": "updatedAt", "sortOrder": "desc"},
+        {"sortBy": "createdAt"},
+    ],
+)
+def test_the_sql_page_filters_and_sorts_like_the_orm_list(admin_client, varied, filters):
+    expected = [
+        str(pk)
+        for pk in selectors.integration_list(tenant=admin_client.tenant, filters=filters).values_list("pk", flat=True)
+    ]
+    total, rows = selectors.integration_page(tenant=admin_client.tenant, filters=filters, limit=100, offset=0)
+    assert [str(row[0]) for row in rows] == expected and total == len(expected)
+    total, rows = selectors.integration_page(tenant=admin_client.tenant, filters=filters, limit=1, offset=1)
+    assert [str(row[0]) for row in rows] == expected[1:2] and total == len(expected)
+    assert selectors.integration_page(tenant=admin_client.tenant, filters=filters, limit=5, offset=9) == (
+        len(expected),
+        [],
+    )
+
+
+def test_the_sql_page_is_the_tenants_only(admin_client, make_client, varied):
+    other = make_client(Role.ADMIN)
+    IntegrationFactory(tenant=other.tenant, name="theirs")
+    total, rows = selectors.integration_page(tenant=other.tenant, filters={}, limit=50, offset=0)
+    assert total == 1 and [row[2] for row in rows] == ["theirs"]
+    assert other.get(URL).json()["total"] == 1
 
 
 @pytest.mark.parametrize(
