@@ -133,15 +133,22 @@ def health_check_run(
         locked = Integration.objects.select_for_update().select_related("provider").filter(pk=integration.pk).first()
         if locked is None or (not_before is not None and _checked_since(locked.pk, not_before, row=locked)):
             return None
-        previous_kind = (
-            HealthCheck.objects.filter(integration=locked)
-            .order_by("-checked_at")
-            .values_list("kind", flat=True)
-            .first()
-            or ""
-        )
-        verdict = outcome if isinstance(outcome, Verdict) else classify(outcome, previous_kind=previous_kind)
+        if isinstance(outcome, Verdict):
+            verdict = outcome
+        else:  # the previous check's kind matters to a timeout only (two in a row): read it for those alone
+            previous_kind = _previous_kind(locked) if _is_timeout(outcome) else ""
+            verdict = classify(outcome, previous_kind=previous_kind)
         return _record(locked, verdict, trigger=trigger, actor=actor)
+
+
+def _previous_kind(integration: Integration) -> str:
+    return (
+        HealthCheck.objects.filter(integration=integration)
+        .order_by("-checked_at")
+        .values_list("kind", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _checked_since(integration_id, since: datetime, *, row: Integration | None = None) -> bool:
