@@ -162,10 +162,19 @@ def integration_list(*, tenant, filters: Mapping) -> QuerySet[Integration]:
 # Building and compiling the ORM queries of a page (count + rows) costs more CPU than everything else in the request;
 # the page is therefore two fixed SQL statements with the same filters, order and columns as `integration_list` +
 # `integration_representations` (tests/integrations/test_fast_representation.py holds the two paths equal).
+_TIMESTAMP_COLUMNS = frozenset(
+    {"enabled_at", "last_sync_at", "last_health_check_at", "last_error_at", "last_connection_test", "created_at"}
+    | {"updated_at"}
+)
+_TIMESTAMP_SQL = """to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
 def _page_sql():
     i, p, c = Integration._meta.db_table, Provider._meta.db_table, Connection._meta.db_table
+    # Timestamps leave PostgreSQL already written in DRF's DATETIME_FORMAT (parsing them into datetimes and
+    # formatting them again was a fifth of the page's remaining CPU); the time zone is a parameter.
     columns = ", ".join(
-        f"{table}.{column}"
+        _TIMESTAMP_SQL.format(column=f"{table}.{column}") if column in _TIMESTAMP_COLUMNS else f"{table}.{column}"
         for table, column in (
             ("i", "id"),
             ("i", "tenant_id"),
@@ -248,8 +257,9 @@ def integration_page(*, tenant, filters: Mapping, limit: int, offset: int) -> tu
         total = cursor.fetchone()[0]
         if offset >= total:
             return total, []
+        zone = [timezone.get_current_timezone_name()] * len(_TIMESTAMP_COLUMNS)
         cursor.execute(
-            f"{_PAGE_ROWS_SQL} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
+            f"{_PAGE_ROWS_SQL} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s", [*zone, *params, limit, offset]
         )
         return total, cursor.fetchall()
 

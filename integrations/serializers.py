@@ -169,8 +169,8 @@ def _loads(text: str | None):
 
 def _datetime_out(value, tz):
     """DRF's DateTimeField with DATETIME_FORMAT: the current time zone, microseconds, `Z`."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):  # None, or written by PostgreSQL (selectors.integration_page)
+        return value
     if value.tzinfo is not tz:
         value = value.astimezone(tz)
     return value.strftime(_DATETIME_FORMAT)
