@@ -22,6 +22,7 @@ from integrations.serializers import (
     RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
+    activity_representations,
     integration_page_representations,
     integration_representations,
 )
@@ -150,7 +151,10 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Activity log", parameters=_LOG_PARAMS, responses=ActivityLogSerializer(many=True))
     def logs(self, request, pk=None):
         queryset = selectors.activity_list(integration=self.get_object(), filters=request.query_params)
-        return self._page(queryset, ActivityLogSerializer)
+        limit, offset = parse_page_params(request.query_params)
+        total = queryset.count()
+        items = activity_representations(queryset[offset : offset + limit]) if offset < total else []
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
 
     @extend_schema(
         operation_id="integration_versions_list",

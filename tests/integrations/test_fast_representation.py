@@ -198,3 +198,33 @@ def test_floats_in_exponent_form_keep_their_value():
 def test_an_indented_answer_still_goes_through_drfs_renderer():
     body = CamelCaseJSONRenderer().render({"a_b": 1}, accepted_media_type="application/json; indent=2")
     assert body == b'{\n  "aB": 1\n}'
+
+
+def test_activity_rows_are_byte_for_byte_the_serializers(admin_client, varied):
+    from integrations.activity import log_activity
+    from integrations.models import ActivityLog
+    from integrations.serializers import ActivityLogSerializer, activity_representations
+
+    integration = varied[1]
+    log_activity(
+        integration=integration, type="update", status="success", message="by a person", actor=admin_client.user
+    )
+    log_activity(
+        integration=integration,
+        type="health_check",
+        status="error",
+        message="Health healthy -> unhealthy: \u2028 ünïcode",
+        details={"status_code": 401, "nested_key": {"big": 2**70, "float": 0.5}},
+    )
+    ActivityLog.objects.filter(integration=integration).update(request_id="req-1")
+    queryset = selectors.activity_list(integration=integration, filters={})
+    old = ActivityLogSerializer(list(queryset), many=True).data
+    new = activity_representations(queryset)
+    assert len(new) == len(old) >= 2
+    for before, after in zip(old, new, strict=True):
+        assert fast_bytes(after).decode() == drf_bytes(before).decode()
+
+    body = admin_client.get(f"{URL}/{integration.pk}/logs?limit=1&offset=1").json()
+    assert (body["total"], body["limit"], body["offset"], body["hasMore"]) == (len(old), 1, 1, len(old) > 2)
+    assert body["items"] == [json.loads(drf_bytes(old[1]))]
+    assert admin_client.get(f"{URL}/{integration.pk}/logs?offset=50").json()["items"] == []
