@@ -48,8 +48,10 @@ Connection.objects.bulk_create(
     ],
     batch_size=1000,
 )
-with connection.cursor() as cursor:  # what autovacuum would soon do after a bulk load: fresh planner statistics
-    cursor.execute("ANALYZE")
+# What autovacuum soon does after a bulk load (PostgreSQL 13+ vacuums on inserts too): fresh planner statistics and
+# a visibility map, without which the list's count reads the whole table instead of an index (15 ms, not 1 ms).
+with connection.cursor() as cursor:
+    cursor.execute("VACUUM (ANALYZE)")
 print(Integration.objects.filter(tenant=tenant).count())
 """
 

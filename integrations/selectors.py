@@ -160,7 +160,7 @@ def integration_list(*, tenant, filters: Mapping) -> QuerySet[Integration]:
 
 # --- The list page in SQL ------------------------------------------------------------------------------------------
 # Building and compiling the ORM queries of a page (count + rows) costs more CPU than everything else in the request;
-# the page is therefore two fixed SQL statements with the same filters, order and columns as `integration_list` +
+# the page is therefore one fixed SQL statement with the same filters, order and columns as `integration_list` +
 # `integration_representations` (tests/integrations/test_fast_representation.py holds the two paths equal).
 _TIMESTAMP_COLUMNS = frozenset(
     {"enabled_at", "last_sync_at", "last_health_check_at", "last_error_at", "last_connection_test", "created_at"}
@@ -209,15 +209,14 @@ def _page_sql():
         )
     )
     # Only table and column names (from the models) are interpolated here; every value goes in as a parameter.
-    rows = (
-        f"SELECT {columns} FROM {i} i JOIN {p} p ON p.id = i.provider_id "  # noqa: S608
-        f"LEFT JOIN {c} c ON c.integration_id = i.id AND c.user_id IS NULL"
+    rows_from = (
+        f"{i} i JOIN {p} p ON p.id = i.provider_id LEFT JOIN {c} c ON c.integration_id = i.id AND c.user_id IS NULL"
     )
     count = f"SELECT count(*) FROM {i} i"  # noqa: S608
-    return rows, count, f"{count} JOIN {p} p ON p.id = i.provider_id"
+    return columns, rows_from, count, f"{count} JOIN {p} p ON p.id = i.provider_id"
 
 
-_PAGE_ROWS_SQL, _PAGE_COUNT_SQL, _PAGE_COUNT_BY_PROVIDER_SQL = _page_sql()
+_PAGE_COLUMNS, _PAGE_FROM, _PAGE_COUNT_SQL, _PAGE_COUNT_BY_PROVIDER_SQL = _page_sql()
 _SQL_ORDER = {
     "name": "i.name",
     "created_at": "i.created_at",
@@ -229,7 +228,8 @@ _SQL_ORDER = {
 
 def integration_page(*, tenant, filters: Mapping, limit: int, offset: int) -> tuple[int, list[tuple]]:
     """(total, rows) of one page of `integration_list`: each row a tuple in `_page_sql`'s column order (read by
-    `integrations.serializers.integration_page_representations`). Two statements, no ORM compilation."""
+    `integrations.serializers.integration_page_representations`). One statement (two past the last page), no ORM
+    compilation."""
     wanted = filters if isinstance(filters, IntegrationFilters) else IntegrationFilters.parse(filters)
     where, params = ["i.tenant_id = %s"], [tenant.pk]
     if wanted.provider:
@@ -251,17 +251,24 @@ def integration_page(*, tenant, filters: Mapping, limit: int, offset: int) -> tu
     field = wanted.order.removeprefix("-")
     order = f"{_SQL_ORDER[field]} {'DESC' if wanted.order.startswith('-') else 'ASC'}, i.id ASC"
     condition = " AND ".join(where)
+    count_sql = (
+        f"{_PAGE_COUNT_BY_PROVIDER_SQL if wanted.provider or wanted.category else _PAGE_COUNT_SQL} WHERE {condition}"
+    )
+    zone = [timezone.get_current_timezone_name()] * len(_TIMESTAMP_COLUMNS)
     with connection.cursor() as cursor:
-        count_sql = _PAGE_COUNT_BY_PROVIDER_SQL if wanted.provider or wanted.category else _PAGE_COUNT_SQL
-        cursor.execute(f"{count_sql} WHERE {condition}", params)
-        total = cursor.fetchone()[0]
-        if offset >= total:
-            return total, []
-        zone = [timezone.get_current_timezone_name()] * len(_TIMESTAMP_COLUMNS)
+        # One round trip: the total rides on every row as an uncorrelated scalar subquery (computed once).
         cursor.execute(
-            f"{_PAGE_ROWS_SQL} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s", [*zone, *params, limit, offset]
+            f"SELECT {_PAGE_COLUMNS}, ({count_sql}) FROM {_PAGE_FROM} WHERE {condition} "  # noqa: S608
+            f"ORDER BY {order} LIMIT %s OFFSET %s",
+            [*zone, *params, *params, limit, offset],
         )
-        return total, cursor.fetchall()
+        rows = cursor.fetchall()
+        if rows:
+            return rows[0][-1], [row[:-1] for row in rows]
+        if offset == 0:
+            return 0, []
+        cursor.execute(count_sql, params)  # past the end: the total alone
+        return cursor.fetchone()[0], []
 
 
 def provider_must_exist(*, provider_key: str) -> None:
