@@ -141,8 +141,8 @@ class IntegrationFilters:
 
 def integration_list(*, tenant, filters: Mapping) -> QuerySet[Integration]:
     """Filters `provider` (key; alias `providerName`), `status`, `category` (alias `type`), `environment`, `search`
-    (name and description); `sortBy` name|createdAt|updatedAt|status|provider, `sortOrder` asc|desc. (The API's
-    list reads the same page through `integration_page`.)"""
+    (name and description); `sortBy` name|createdAt|updatedAt|status|provider, `sortOrder` asc|desc. The API's
+    lists (`/integrations`, `/integrations/provider/{key}`) read the same page through `integration_page`."""
     queryset = integration_queryset(tenant=tenant)
     wanted = IntegrationFilters.parse(filters)
     if wanted.provider:
@@ -275,13 +275,6 @@ def provider_must_exist(*, provider_key: str) -> None:
     """404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
     if not Provider.objects.filter(key=provider_key).exists():
         raise NotFound("provider", f"Provider {provider_key!r} not found.")
-
-
-def integration_list_by_provider(*, tenant, provider_key: str, filters: Mapping) -> QuerySet[Integration]:
-    """Seed 000's `/integrations/provider/{key}`: 404 PROVIDER_NOT_FOUND for a key the catalog does not know."""
-    provider_must_exist(provider_key=provider_key)
-    params = {k: v for k, v in filters.items() if k not in ("provider", "providerName", "provider_name")}
-    return integration_list(tenant=tenant, filters={**params, "provider": provider_key})
 
 
 def integration_get(*, tenant, integration_id) -> Integration:
