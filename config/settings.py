@@ -431,6 +431,10 @@ HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_UNHEALTHY_THRESHOLD = env.int("HEALTH_UNHEALTHY_THRESHOLD", default=3)
 HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
+# Health at scale (`manage.py run_health_checks`): a full round in batch tasks of one provider's integrations, each
+# batch checked by this many threads (the bound per provider host and worker process).
+HEALTH_ROUND_BATCH_SIZE = env.int("HEALTH_ROUND_BATCH_SIZE", default=100)
+HEALTH_ROUND_HOST_CONCURRENCY = env.int("HEALTH_ROUND_HOST_CONCURRENCY", default=8)
 # GET /metrics: a Bearer token, or a client address inside one of these networks. No network is trusted by default
 # when DEBUG is off (a proxy on the same host would make every client "loopback"); loopback when DEBUG is on.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -126,22 +126,29 @@ def health_check_run(
     """Check `integration` now and record the result. With `not_before` (a scheduled slot), a check already made
     since then makes this a no-op returning None: a redelivered task never checks twice in one period. `user` is
     who asked (a user-scoped integration is checked with their own connection only; see `_probe`)."""
-    if not_before is not None and _checked_since(integration.pk, not_before):
-        return None
+    if not_before is not None and _checked_since(integration.pk, not_before, row=integration):
+        return None  # (every caller with a slot has just read the row; the locked re-read below decides anyway)
     outcome = _probe(integration, user)
     with transaction.atomic():
         locked = Integration.objects.select_for_update().select_related("provider").filter(pk=integration.pk).first()
         if locked is None or (not_before is not None and _checked_since(locked.pk, not_before, row=locked)):
             return None
-        previous_kind = (
-            HealthCheck.objects.filter(integration=locked)
-            .order_by("-checked_at")
-            .values_list("kind", flat=True)
-            .first()
-            or ""
-        )
-        verdict = outcome if isinstance(outcome, Verdict) else classify(outcome, previous_kind=previous_kind)
+        if isinstance(outcome, Verdict):
+            verdict = outcome
+        else:  # the previous check's kind matters to a timeout only (two in a row): read it for those alone
+            previous_kind = _previous_kind(locked) if _is_timeout(outcome) else ""
+            verdict = classify(outcome, previous_kind=previous_kind)
         return _record(locked, verdict, trigger=trigger, actor=actor)
+
+
+def _previous_kind(integration: Integration) -> str:
+    return (
+        HealthCheck.objects.filter(integration=integration)
+        .order_by("-checked_at")
+        .values_list("kind", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _checked_since(integration_id, since: datetime, *, row: Integration | None = None) -> bool:

@@ -1,12 +1,14 @@
 """`/api/v1/integrations…`: CRUD, by provider, activate/deactivate, versions and activity logs (thin: validate →
 one service or selector → serialize)."""
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.models import Permission, Role
+from config.api import CamelCased, page_body, parse_page_params
 from config.errors import PermissionDenied
 from integrations import selectors, services
 from integrations.models import Integration
@@ -20,6 +22,9 @@ from integrations.serializers import (
     RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
+    activity_representations,
+    integration_page_representations,
+    integration_representations,
 )
 from tenants.scoping import TenantScopedViewSetMixin
 
@@ -67,16 +72,28 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return selectors.integration_queryset(tenant=self.tenant)
 
     def _detail(self, integration: Integration) -> dict:
-        return IntegrationSerializer(selectors.integration_get(tenant=self.tenant, integration_id=integration.pk)).data
+        return self._fast_detail(integration.pk)
+
+    def _fast_detail(self, pk) -> CamelCased:
+        """One integration through the fast representation (one query); a 404 when it is not the tenant's."""
+        rows = integration_representations(selectors.integration_row_queryset(tenant=self.tenant).filter(pk=pk))
+        if not rows:
+            raise Http404
+        return CamelCased(rows[0])
 
     def _page(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
+    def _fast_page(self, filters) -> Response:
+        """A page in two SQL statements (count, rows), written without serializers (see selectors.integration_page)."""
+        limit, offset = parse_page_params(self.request.query_params)
+        total, rows = selectors.integration_page(tenant=self.tenant, filters=filters, limit=limit, offset=offset)
+        items = integration_page_representations(rows)
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
+
     def list(self, request):
-        return self._page(
-            selectors.integration_list(tenant=self.tenant, filters=request.query_params), IntegrationSerializer
-        )
+        return self._fast_page(request.query_params)
 
     @extend_schema(
         summary="The tenant's integrations of one provider",
@@ -84,10 +101,11 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         responses=IntegrationSerializer(many=True),
     )
     def by_provider(self, request, key=None):
-        queryset = selectors.integration_list_by_provider(
-            tenant=self.tenant, provider_key=key, filters=request.query_params
-        )
-        return self._page(queryset, IntegrationSerializer)
+        selectors.provider_must_exist(provider_key=key)
+        params = {
+            k: v for k, v in request.query_params.items() if k not in ("provider", "providerName", "provider_name")
+        }
+        return self._fast_page({**params, "provider": key})
 
     def create(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
@@ -96,7 +114,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return Response(self._detail(integration), status=http_status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
-        return Response(IntegrationSerializer(self.get_object()).data)
+        return Response(self._fast_detail(pk))
 
     def update(self, request, pk=None):
         integration = self.get_object()
@@ -133,7 +151,10 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Activity log", parameters=_LOG_PARAMS, responses=ActivityLogSerializer(many=True))
     def logs(self, request, pk=None):
         queryset = selectors.activity_list(integration=self.get_object(), filters=request.query_params)
-        return self._page(queryset, ActivityLogSerializer)
+        limit, offset = parse_page_params(request.query_params)
+        total = queryset.count()
+        items = activity_representations(queryset[offset : offset + limit]) if offset < total else []
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
 
     @extend_schema(
         operation_id="integration_versions_list",

@@ -249,7 +249,7 @@ def purge_broker() -> None:
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("webhooks", "default", "inbound", "unacked", "unacked_index", "unacked_mutex")
+    client.delete("webhooks", "default", "inbound", "health", "unacked", "unacked_index", "unacked_mutex")
 
 
 @pytest.fixture
