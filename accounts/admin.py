@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import Membership, User
+from console.admin_support import CascadeDeleteMixin
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,7 +12,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(CascadeDeleteMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "full_name", "is_active", "is_staff", "is_superuser", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser", "memberships__role", "memberships__tenant")

@@ -24,6 +24,7 @@ from tests.live import free_port, start_server, wait_until_up  # noqa: E402
 SERVER_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+    "JWT_SIGNING_KEY": "bench-jwt-signing-key-" + "x" * 40,
     "ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc=",
     "RATE_LIMIT_ENABLED": "false",
     "LOG_LEVEL": "WARNING",
@@ -39,8 +40,12 @@ def _admin_url(url: str, dbname: str) -> str:
 
 @contextmanager
 def bench_environment(name: str):
-    """Creates database `name` on DATABASE_URL's server, migrates it, yields the env for manage.py/gunicorn."""
+    """Creates database `name` on DATABASE_URL's server, migrates it, yields the env for manage.py/gunicorn.
+
+    The name carries the process id, so two benches (or two checkouts) running at once never share a database."""
     import psycopg
+
+    name = f"{name}_{os.getpid()}"
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -104,7 +109,11 @@ def load(make_request, *, concurrency: int, requests_per_worker: int, warmup: in
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    latencies.sort()
+    return _summary(latencies, elapsed, errors)
+
+
+def _summary(latencies: list[float], elapsed: float, errors: list[str]) -> dict:
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "rps": len(latencies) / elapsed,
@@ -112,6 +121,28 @@ def load(make_request, *, concurrency: int, requests_per_worker: int, warmup: in
         "p95": latencies[int(len(latencies) * 0.95) - 1],
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
+        "latencies": latencies,
+        "elapsed": elapsed,
+        "error_list": errors,
+    }
+
+
+def alternate(targets: dict, *, rounds: int, concurrency: int, requests_per_worker: int) -> dict[str, dict]:
+    """`load` for each of `targets` (name -> make_request) in turn, `rounds` times, merged per target: on a machine
+    whose other load comes and goes, the target and its floor then see the same conditions on average."""
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, make_request in targets.items():
+            runs[name].append(
+                load(make_request, concurrency=concurrency, requests_per_worker=max(1, requests_per_worker // rounds))
+            )
+    return {
+        name: _summary(
+            [ms for r in results for ms in r["latencies"]],
+            sum(r["elapsed"] for r in results),
+            [e for r in results for e in r["error_list"]],
+        )
+        for name, results in runs.items()
     }
 
 

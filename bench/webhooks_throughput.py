@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 BENCH_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+    "JWT_SIGNING_KEY": "bench-jwt-signing-key-" + "x" * 40,
     "ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc=",
     "RATE_LIMIT_ENABLED": "false",
     "LOG_LEVEL": "WARNING",

@@ -1,5 +1,6 @@
 """API conventions of api.md, written once: request ids, the error shape, pagination, sorting and rate limits."""
 
+import ipaddress
 import logging
 import re
 import time
@@ -7,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -19,6 +21,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
 from config.errors import DomainError
 from config.logging import request_id_var
@@ -89,6 +92,9 @@ def exception_handler(exc, context):
     extra = {}
     if isinstance(exc, DomainError):
         status_code, code, message, details = exc.status_code, exc.code, exc.message, exc.details
+        if getattr(exc, "retry_after", None):  # e.g. a provider's rate budget is spent (providers.budget)
+            headers["Retry-After"] = str(int(exc.retry_after))
+            extra["retryAfter"] = int(exc.retry_after)
     elif isinstance(exc, RequestDataTooBig):  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check on request.body
         status_code, code, details = 413, "PAYLOAD_TOO_LARGE", {}
         message = f"The body exceeds the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
@@ -233,18 +239,24 @@ def page_body(items: list, *, total: int, limit: int, offset: int) -> dict:
     }
 
 
-def sort_queryset(queryset, params, *, allowed: Mapping[str, str], default: str):
-    """`sortBy` (one of `allowed`'s API names) and `sortOrder` (`asc`|`desc`); anything else is a 400."""
+def sort_spec(params, *, allowed: Mapping[str, str], default: str) -> str:
+    """`sortBy` (one of `allowed`'s API names) and `sortOrder` (`asc`|`desc`) as one order_by term (`-field` for
+    descending); anything else is a 400."""
     sort_by = params.get("sortBy") or params.get("sort_by")
     order = (params.get("sortOrder") or params.get("sort_order") or "asc").lower()
     if order not in ("asc", "desc"):
         raise exceptions.ValidationError({"sortOrder": ["Must be 'asc' or 'desc'."]})
     if not sort_by:
-        return queryset.order_by(default, "pk")
+        return default
     if sort_by not in allowed:
         raise exceptions.ValidationError({"sortBy": [f"Must be one of: {', '.join(sorted(allowed))}."]})
     field = allowed[sort_by]
-    return queryset.order_by(f"-{field}" if order == "desc" else field, "pk")
+    return f"-{field}" if order == "desc" else field
+
+
+def sort_queryset(queryset, params, *, allowed: Mapping[str, str], default: str):
+    """`queryset` in `sort_spec`'s order, then by primary key."""
+    return queryset.order_by(sort_spec(params, allowed=allowed, default=default), "pk")
 
 
 # --- Rate limits --------------------------------------------------------------------------------------------------
@@ -294,6 +306,48 @@ def peek_rate_limit(group: str, ident: str) -> RateLimit:
     return RateLimit(limit, int(count), (window + 1) * period)
 
 
+# --- Client identity ----------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _proxy_networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def _parse_ip(value: str):
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    return address.ipv4_mapped if address.version == 6 and address.ipv4_mapped else address
+
+
+def _trusted(address, networks) -> bool:
+    return address is not None and any(address in network for network in networks)
+
+
+def client_ip(request) -> str:
+    """The address a request comes from, as far as the operator's proxies vouch for it.
+
+    `REMOTE_ADDR` (the TCP peer) unless that peer is one of TRUSTED_PROXIES; then `X-Forwarded-For` is read from the
+    right (each trusted proxy appends the address it saw) and the first entry that is not itself a trusted proxy is
+    the client. Anything a client writes into the header left of that is ignored, so a made-up value per request
+    changes nothing. Rate limits, login lockouts and logs key on this. See docs/security.md.
+    """
+    meta = getattr(request, "META", {})
+    remote = meta.get("REMOTE_ADDR", "") or ""
+    networks = _proxy_networks(tuple(settings.TRUSTED_PROXIES))
+    peer = _parse_ip(remote)
+    if not networks or not _trusted(peer, networks):
+        return str(peer) if peer is not None else remote
+    hops = [h for h in (meta.get("HTTP_X_FORWARDED_FOR", "") or "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        address = _parse_ip(hop)
+        if address is None:  # garbage where an address should be: stop trusting the chain there
+            return str(peer)
+        if not _trusted(address, networks):
+            return str(address)
+    return str(peer)  # every hop was one of our proxies: the last one is as close to the client as we get
+
+
 class GroupRateThrottle(BaseThrottle):
     """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
 
@@ -310,7 +364,7 @@ class GroupRateThrottle(BaseThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"ip:{self.get_ident(request)}"
+            ident = f"ip:{client_ip(request)}"
         rate = hit_rate_limit(group, ident)
         request._request.rate_limit = rate
         if rate.exceeded:
@@ -357,11 +411,38 @@ def camelize_fast(data, opaque: frozenset):
     return data
 
 
+class CamelCased(dict):
+    """Response data whose keys are already the API's (a fast list path built them): the renderer does not walk it."""
+
+    __slots__ = ()
+
+
+_drf_encoder = DRFJSONEncoder()
+_LINE_SEPARATORS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9")  # U+2028/U+2029, escaped by DRF's renderer too
+
+
 class CamelCaseJSONRenderer(JSONRenderer):
+    """camelCase keys (unless the data is `CamelCased`) dumped by orjson: what DRF's JSONRenderer writes for the
+    same data (compact, UTF-8, datetimes as ISO 8601 with `Z`, U+2028/U+2029 escaped), byte for byte except that a
+    float in exponent form is spelt `1e-7`, not `1e-07`; whatever orjson cannot write (an integer past 64 bits, a
+    non-string key, an indented answer asked for in Accept) goes through DRF's renderer."""
+
     opaque = frozenset(settings.CAMELCASE_OPAQUE_FIELDS)
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return super().render(camelize_fast(data, self.opaque), accepted_media_type, renderer_context)
+        if data is None:
+            return b""
+        if not isinstance(data, CamelCased):
+            data = camelize_fast(data, self.opaque)
+        if accepted_media_type and "indent" in accepted_media_type:
+            return super().render(data, accepted_media_type, renderer_context)
+        try:
+            body = orjson.dumps(data, default=_drf_encoder.default, option=orjson.OPT_UTC_Z)
+        except TypeError:  # orjson.JSONEncodeError: a type or value only the standard encoder handles
+            return super().render(data, accepted_media_type, renderer_context)
+        if b"\xe2\x80" in body:
+            body = body.replace(_LINE_SEPARATORS[0], b"\\u2028").replace(_LINE_SEPARATORS[1], b"\\u2029")
+        return body
 
 
 class Metadata(SimpleMetadata):

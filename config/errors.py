@@ -60,3 +60,15 @@ class ConnectionFailed(DomainError):
     status_code = 502
     code = "CONNECTION_FAILED"
     default_message = "The connection to the provider failed."
+
+
+class RateLimited(DomainError):
+    """429 with `Retry-After` (and `retryAfter` in the body): a budget or lockout that ends in `retry_after` seconds."""
+
+    status_code = 429
+    code = "RATE_LIMIT_EXCEEDED"
+    default_message = "Rate limit exceeded. Please try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, **kwargs)

@@ -33,6 +33,8 @@ def periodic_tasks() -> list[PeriodicTaskSpec]:
         PeriodicTaskSpec("webhooks: sweep overdue deliveries", "webhooks.sweep_deliveries", 30, "webhooks"),
         # Inbound events received but never processed (a lost message).
         PeriodicTaskSpec("webhooks: sweep pending inbound events", "webhooks.inbound.sweep", 600, "inbound"),
+        # Records of expired JWT refresh tokens (rotation and logout keep one row per token until it expires).
+        PeriodicTaskSpec("accounts: flush expired refresh tokens", "accounts.tokens.flush_expired", 24 * 3600),
     ]
 
 

@@ -5,9 +5,11 @@ Two modes, no code change between them:
   shared by the web, worker and beat processes of one machine;
 - production (DATABASE_URL and REDIS_URL set): PostgreSQL, and Redis for the broker, the cache, rate-limit
   counters and locks.
-With DEBUG off, SECRET_KEY and ENCRYPTION_KEYS must be given or start-up stops with ImproperlyConfigured.
+With DEBUG off, SECRET_KEY, ENCRYPTION_KEYS and JWT_SIGNING_KEY must be given or start-up stops with
+ImproperlyConfigured.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,7 +63,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console's site (dashboard index)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,13 +73,19 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served by the app (the docs work offline)
     "django_celery_beat",
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "config.apps.ProjectConfig",
     "accounts",
     "tenants",
     "providers",
     "integrations",
     "webhooks",
+    "console",
+    "django_htmx",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -90,7 +98,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # the admin login's lockout answer (accounts.lockout.lockout_response)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -166,10 +176,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https://"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Deployment: TLS, cookies, proxies (docs/security.md) -----------------------------------------------------------
+# Believe `<header>: https` as "the request came over TLS" only when the operator says a proxy sets that header (and
+# strips it from clients), e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto. Empty: never (a client could send it).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+_public_https = PUBLIC_BASE_URL.startswith("https://")
+# Secure session/CSRF cookies (Django admin) and HSTS follow PUBLIC_BASE_URL's scheme unless set.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_public_https)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _public_https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 # --- API ---------------------------------------------------------------------------------------------------------
 # Keys inside these fields are the caller's own data: camelCase conversion leaves them as they were sent.
@@ -196,6 +215,9 @@ CAMELCASE_OPAQUE_FIELDS = (
     "byEntity",  # search: keys are provider entity names (payment_intent)
     "customFilters",  # search: provider-specific filter names (timeMin)
     "custom_filters",
+    "filter",  # outbound webhook filters: dotted paths inside the event's data
+    "schema",  # event types: a JSON Schema ($schema, additionalProperties)
+    "example",  # event types: an example data object
 )
 JSON_CAMEL_CASE = {"JSON_UNDERSCOREIZE": {"ignore_fields": CAMELCASE_OPAQUE_FIELDS}}
 
@@ -215,14 +237,20 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
+# JWTs are signed with a key of their own (not SECRET_KEY), required when DEBUG is off like SECRET_KEY.
+JWT_SIGNING_KEY = _required_secret("JWT_SIGNING_KEY", "dev-insecure-jwt-signing-key-do-not-use-in-production")
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
+    # Refresh rotation: each refresh returns a new refresh token and blacklists the one spent (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -247,10 +275,52 @@ SPECTACULAR_SETTINGS = {
         "InboundEventStatusEnum": "webhooks.models.inbound.InboundEventStatus",
         "WebhookStatusEnum": "webhooks.models.outbound.WebhookStatus",
         "DeliveryStatusEnum": "webhooks.models.outbound.DeliveryStatus",
+        "CircuitStateEnum": "webhooks.models.outbound.CircuitState",
+        # outbound webhook options (signature scheme, payload format, recovery jobs)
+        "OutboundSignatureSchemeEnum": "webhooks.models.outbound.OutboundSignatureScheme",
+        "InboundSignatureSchemeEnum": "webhooks.models.inbound.SignatureScheme",
+        "PayloadFormatEnum": "webhooks.models.outbound.PayloadFormat",
+        "RecoveryStatusEnum": "webhooks.models.outbound.RecoveryStatus",
     },
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # API docs: Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, never from a CDN; no call to
+    # the online spec validator either.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# --- Client identity and the failed-login limit (docs/security.md) ---------------------------------------------
+# CIDRs of the reverse proxies in front of this service. X-Forwarded-For is read only when the TCP peer is one of
+# them (then the right-most address that is not a listed proxy is the client). Empty: REMOTE_ADDR, nothing else.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _cidr in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_cidr.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_cidr!r} is not an address or CIDR network.") from _exc
+# One email may fail to sign in this many times (whatever the address) within the window of seconds since its last
+# failure; then the token endpoint and the admin login refuse it (429, the right password too) until the window
+# has passed. 0 turns the limit off. Counters: django-axes' database handler (shared by every process).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = max(1, LOGIN_FAILURE_LIMIT)
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# axes.W006 asks for per-address lockouts too; the per-address budget is RATE_LIMIT_AUTH (a lockout per address
+# would lock out a whole office behind one NAT after ten typos).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Rate limits per user (or client address) and endpoint group, "<count>/<second|minute|hour>".
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
@@ -295,11 +365,26 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=6
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=2000)
 WEBHOOK_RESPONSE_BODY_LIMIT = env.int("WEBHOOK_RESPONSE_BODY_LIMIT", default=4096)  # bytes of a response kept
 WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)  # deliveries one replay call re-sends
+# Webhook recovery (POST …/webhooks/{id}/recover): the widest window one recovery may cover, in days.
+WEBHOOK_RECOVER_MAX_DAYS = env.int("WEBHOOK_RECOVER_MAX_DAYS", default=14)
 # A trigger's fan-out travels in tasks of this many deliveries, sent concurrently by this many threads per worker.
 WEBHOOK_FANOUT_CHUNK = env.int("WEBHOOK_FANOUT_CHUNK", default=100)
 WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=16)
 # Delivery bookkeeping commits without waiting for the WAL flush (PostgreSQL; a DB crash may re-send, same webhook-id).
 WEBHOOK_ASYNC_COMMIT = env.bool("WEBHOOK_ASYNC_COMMIT", default=True)
+# Operational events and flow control (webhooks.flow): webhook.delivery.failing after this many failed attempts in
+# a row; the circuit breaker opens after this many consecutive failures, or when at least MIN_ATTEMPTS attempts in a
+# WINDOW failed at FAILURE_RATE or more, and probes again after COOLDOWN; at most MAX_CONCURRENCY sends in flight
+# per endpoint across all workers (0: no cap).
+WEBHOOK_FAILING_AFTER_ATTEMPTS = env.int("WEBHOOK_FAILING_AFTER_ATTEMPTS", default=4)
+WEBHOOK_BREAKER_FAILURES = env.int("WEBHOOK_BREAKER_FAILURES", default=5)
+WEBHOOK_BREAKER_COOLDOWN_SECONDS = env.float("WEBHOOK_BREAKER_COOLDOWN_SECONDS", default=30.0)
+WEBHOOK_BREAKER_WINDOW_SECONDS = env.float("WEBHOOK_BREAKER_WINDOW_SECONDS", default=60.0)
+WEBHOOK_BREAKER_FAILURE_RATE = env.float("WEBHOOK_BREAKER_FAILURE_RATE", default=0.5)
+WEBHOOK_BREAKER_MIN_ATTEMPTS = env.int("WEBHOOK_BREAKER_MIN_ATTEMPTS", default=20)
+WEBHOOK_ENDPOINT_MAX_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_MAX_CONCURRENCY", default=10)
+# A fan-out task stops waiting for sends still running after this long (a worker thread records them).
+WEBHOOK_STRAGGLER_SECONDS = env.float("WEBHOOK_STRAGGLER_SECONDS", default=2.0)
 
 # --- Celery --------------------------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -356,13 +441,22 @@ HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_UNHEALTHY_THRESHOLD = env.int("HEALTH_UNHEALTHY_THRESHOLD", default=3)
 HEALTH_CHECK_RETENTION_DAYS = env.int("HEALTH_CHECK_RETENTION_DAYS", default=30)
-# GET /metrics: a Bearer token, or a client address inside one of these networks.
+# Health at scale (`manage.py run_health_checks`): a full round in batch tasks of one provider's integrations, each
+# batch checked by this many threads (the bound per provider host and worker process).
+HEALTH_ROUND_BATCH_SIZE = env.int("HEALTH_ROUND_BATCH_SIZE", default=100)
+HEALTH_ROUND_HOST_CONCURRENCY = env.int("HEALTH_ROUND_HOST_CONCURRENCY", default=8)
+# GET /metrics: a Bearer token, or a client address inside one of these networks. No network is trusted by default
+# when DEBUG is off (a proxy on the same host would make every client "loopback"); loopback when DEBUG is on.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
 
 # --- OAuth and connections -----------------------------------------------------------------------------------------
 # Origins (scheme://host[:port]) besides PUBLIC_BASE_URL's that an OAuth returnUrl may point to (e.g. the web app).
 OAUTH_RETURN_URL_ORIGINS = env.list("OAUTH_RETURN_URL_ORIGINS", default=[])
+# OAuth completion (docs/security.md): where the public callback sends code and state for flows started without a
+# returnUrl (GET …/oauth/authorize), e.g. https://app.example.com/oauth/done. Its origin is allowed implicitly.
+# Empty: a page of ours hands them to the window that opened the consent popup (postMessage, allowed origins only).
+OAUTH_DEFAULT_RETURN_URL = env.str("OAUTH_DEFAULT_RETURN_URL", default="").strip()
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 # Refresh OAuth tokens this long before they expire (a provider's oauthConfig.refreshMarginSeconds overrides it).
 OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=900)
@@ -371,8 +465,32 @@ PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_CONNECT_TIMEOUT
 PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=20.0)
 PROVIDER_HTTP_BACKOFF_SECONDS = env.float("PROVIDER_HTTP_BACKOFF_SECONDS", default=0.5)
 PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS = env.float("PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS", default=10.0)
+# Connections beyond the basics (provider admin API, discovery, keep-alive, proxy, rate budgets):
+# - networks (CIDR) whose hosts a provider may name with http:// (test and on-premise servers); https:// otherwise;
+# - a CA bundle every provider call trusts (a private CA for on-premise systems); proxy variables stay ignored;
+# - how long an OAuth discovery document is cached;
+# - the auth proxy's body limit, both ways (413 beyond);
+# - the longest wait a provider's rate-limit answer can impose on a connection's shared budget.
+PROVIDER_ALLOWED_NETWORKS = env.list("PROVIDER_ALLOWED_NETWORKS", default=[])
+REQUESTS_CA_BUNDLE = env.str("REQUESTS_CA_BUNDLE", default="")
+OAUTH_DISCOVERY_CACHE_SECONDS = env.int("OAUTH_DISCOVERY_CACHE_SECONDS", default=3600)
+PROXY_MAX_BODY_BYTES = env.int("PROXY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = env.int("PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", default=60)
 # requests-oauthlib logs token responses at DEBUG: keep those loggers quiet whatever LOG_LEVEL says.
 LOGGING["loggers"].update({"requests_oauthlib": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}})
+
+# --- Tenant portal (/portal/) -------------------------------------------------------------------------------------
+# Origins allowed to frame the portal (CSP frame-ancestors), comma-separated, e.g. https://app.example.com.
+# Empty: the portal may be framed by this service's own pages only ('self').
+PORTAL_FRAME_ANCESTORS = env.list("PORTAL_FRAME_ANCESTORS", default=[])
+# An app that frames the portal from another site over HTTPS needs SameSite=None cookies (see README, "Tenant portal").
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
+if "None" in (SESSION_COOKIE_SAMESITE, CSRF_COOKIE_SAMESITE) and not SESSION_COOKIE_SECURE:
+    # Browsers drop a SameSite=None cookie that is not Secure: the framed portal would silently sign nobody in.
+    raise ImproperlyConfigured(
+        "SameSite=None cookies need HTTPS: set PUBLIC_BASE_URL to https:// (or SESSION_COOKIE_SECURE)."
+    )
 
 # --- Search and widgets ------------------------------------------------------------------------------------------
 # Search fans out to every searchable integration at once; one that has not answered after this long is reported as

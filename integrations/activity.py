@@ -36,14 +36,21 @@ def redact(value: Any, _depth: int = 0) -> Any:
 
 def log_activity(
     *,
-    integration,
+    integration=None,
     type: str,
     status: str,
     message: str,
     details: dict | None = None,
     actor=None,
+    tenant_id=None,
 ) -> ActivityLog:
-    """Record one entry for `integration` with the current request id. `details` is redacted of secret-looking keys."""
+    """Record one entry for `integration` with the current request id. `details` is redacted of secret-looking keys.
+
+    `integration` may be None for an entry about something of a tenant's that belongs to no integration (a webhook
+    subscription, say); `tenant_id` then names the tenant.
+    """
+    if integration is None and tenant_id is None:
+        raise ValueError("An activity entry needs an integration or a tenant.")
     if type not in ActivityType.values:
         raise ValueError(f"Unknown activity type {type!r}.")
     if status not in ActivityStatus.values:
@@ -51,7 +58,7 @@ def log_activity(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     entry = ActivityLog.objects.create(
-        tenant_id=integration.tenant_id,
+        tenant_id=integration.tenant_id if integration is not None else tenant_id,
         integration=integration,
         type=type,
         status=status,
@@ -62,6 +69,10 @@ def log_activity(
     )
     logger.info(
         "integrations.activity",
-        extra={"integration_id": str(integration.pk), "activity_type": type, "activity_status": status},
+        extra={
+            "integration_id": str(integration.pk) if integration is not None else None,
+            "activity_type": type,
+            "activity_status": status,
+        },
     )
     return entry

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
+from integrations.models import ReconnectReason
 
 _SECRET = {"input_type": "password"}
 
@@ -17,10 +18,22 @@ class AuthorizeQuerySerializer(StrictSerializer):
 
 
 class OAuthCallbackSerializer(StrictSerializer):
-    code = serializers.CharField(max_length=4096, required=False, allow_blank=True)
-    state = serializers.CharField(max_length=200)
+    code = serializers.CharField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        help_text="The `code` the public callback passed to your returnUrl.",
+    )
+    state = serializers.CharField(max_length=200, help_text="The `state` passed with it (the flow's, unchanged).")
     error = serializers.CharField(max_length=200, required=False, allow_blank=True)
     error_description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    iss = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="RFC 9207: the `iss` the public callback passed to your returnUrl with the code (when the provider "
+        "sent one); checked again against the provider's issuer.",
+    )
 
     def validate(self, attrs):
         if not attrs.get("code") and not attrs.get("error"):
@@ -92,6 +105,15 @@ class ConnectionSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     last_refreshed_at = serializers.DateTimeField(allow_null=True)
     disconnected_at = serializers.DateTimeField(allow_null=True)
+    needs_reconnect = serializers.BooleanField(
+        help_text="True when the connection is expired, revoked or in error: the user must connect again (the "
+        "connection id stays the same)."
+    )
+    reconnect_reason = serializers.ChoiceField(
+        choices=ReconnectReason.choices,
+        allow_null=True,
+        help_text="Why a reconnect is needed (null while the connection works).",
+    )
 
     def get_credentials_set(self, obj) -> bool:
         return bool(obj.credentials)
@@ -105,6 +127,8 @@ class UserConnectionSerializer(serializers.Serializer):
     connection_id = serializers.UUIDField(required=False, allow_null=True)
     status = serializers.CharField(required=False, allow_null=True)
     last_connected_at = serializers.DateTimeField(required=False, allow_null=True)
+    needs_reconnect = serializers.BooleanField(required=False)
+    reconnect_reason = serializers.ChoiceField(choices=ReconnectReason.choices, required=False, allow_null=True)
 
 
 class TestResultSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from integrations.connection_views import ConnectionViewSet, OAuthCallbackView, ProviderTestView, UserConnectionViewSet
+from integrations.proxy_views import IntegrationProxyViewSet
 
 
 def _tenant(actions: dict[str, str]):
@@ -32,7 +33,22 @@ urlpatterns = [
     path(f"{BASE}/status", _tenant({"get": "status"}), name="integration-status"),
     path(f"{BASE}/disconnect", _tenant({"post": "disconnect"}), name="integration-disconnect"),
     path(f"{ME}/connect/oauth", _user({"post": "connect_oauth"}), name="me-integration-connect-oauth"),
+    path(f"{ME}/oauth/callback", _user({"post": "oauth_callback"}), name="me-integration-oauth-callback"),
     path(f"{ME}/connection", _user({"get": "retrieve_connection"}), name="me-integration-connection"),
     path(f"{ME}/disconnect", _user({"post": "disconnect"}), name="me-integration-disconnect"),
+    path(
+        f"{BASE}/proxy/<path:path>",
+        IntegrationProxyViewSet.as_view(
+            {
+                "get": "proxy_read",
+                "head": "proxy_head",
+                "post": "proxy_post",
+                "put": "proxy_put",
+                "patch": "proxy_patch",
+                "delete": "proxy_delete",
+            }
+        ),
+        name="integration-proxy",
+    ),
     path("api/v1/admin/providers/<str:key>/test", ProviderTestView.as_view(), name="admin-provider-test"),
 ]

@@ -7,7 +7,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -32,6 +33,54 @@ def _oauth_failure(result) -> Response:
     return Response(
         {"success": False, "error": result.error, "error_description": result.error_description}, status=400
     )
+
+
+_COMPLETE_DESCRIPTION = (
+    "Second half of the OAuth flow (RFC 9700 §4.7). The provider redirects the browser to the public "
+    "`GET /api/v1/oauth/callback`, which stores nothing and redirects to the flow's returnUrl with `code`, `state` "
+    "and `integrationId` (or `error`). The front-end, holding the token of the user who started the flow, posts "
+    "`{code, state}` here; only then is the code exchanged and the connection stored. Another user gets 403 and "
+    "nothing is stored; a state of another integration, tenant or connection scope is `invalid_state`; a code "
+    "completes once (`state_already_used` afterwards)."
+)
+
+
+def _complete_schema(summary: str):
+    return extend_schema(
+        summary=summary,
+        description=_COMPLETE_DESCRIPTION,
+        request=s.OAuthCallbackSerializer,
+        responses={
+            200: s.SuccessMessageSerializer,
+            400: PolymorphicProxySerializer(
+                component_name="OAuthCallbackFailure",
+                serializers=[s.OAuthErrorSerializer, ErrorResponseSerializer],
+                resource_type_field_name=None,
+                help_text="The provider's refusal or a bad state (seed 000's shape) or invalid input (the API error "
+                "shape).",
+            ),
+            403: OpenApiResponse(ErrorResponseSerializer, description="The flow was started by another user."),
+        },
+    )
+
+
+def _complete(view, request, scope: str) -> Response:
+    integration = _integration(view)
+    data = _valid(s.OAuthCallbackSerializer, request.data)
+    result = services.oauth_complete(
+        state=data["state"],
+        code=data.get("code"),
+        error=data.get("error"),
+        error_description=data.get("error_description"),
+        iss=data.get("iss"),
+        user=request.user,
+        tenant=view.tenant,
+        integration=integration,
+        scope=scope,
+    )
+    if not result.success:
+        return _oauth_failure(result)
+    return Response({"success": True, "message": "OAuth authentication successful"})
 
 
 class _IntegrationScopedViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
@@ -92,34 +141,9 @@ class ConnectionViewSet(_IntegrationScopedViewSet):
         )
         return Response({"auth_url": url})
 
-    @extend_schema(
-        summary="Finish OAuth with a code (seed 000)",
-        request=s.OAuthCallbackSerializer,
-        responses={
-            200: s.SuccessMessageSerializer,
-            400: PolymorphicProxySerializer(
-                component_name="OAuthCallbackFailure",
-                serializers=[s.OAuthErrorSerializer, ErrorResponseSerializer],
-                resource_type_field_name=None,
-                help_text="The provider's refusal (seed 000's shape) or invalid input (the API error shape).",
-            ),
-        },
-    )
+    @_complete_schema("Complete OAuth: store the connection (the user who started the flow)")
     def oauth_callback(self, request, pk=None):
-        integration = _integration(self)
-        data = _valid(s.OAuthCallbackSerializer, request.data)
-        result = services.oauth_complete(
-            state=data["state"],
-            code=data.get("code"),
-            error=data.get("error"),
-            error_description=data.get("error_description"),
-            expect_tenant=self.tenant,
-            expect_integration=integration,
-            expect_user=request.user,
-        )
-        if not result.success:
-            return _oauth_failure(result)
-        return Response({"success": True, "message": "OAuth authentication successful"})
+        return _complete(self, request, ConnectionScope.TENANT)
 
     @extend_schema(summary="Refresh the OAuth token (seed 000)", request=None, responses=s.SuccessMessageSerializer)
     def oauth_refresh(self, request, pk=None):
@@ -206,6 +230,7 @@ class UserConnectionViewSet(_IntegrationScopedViewSet):
 
     required_permissions = {
         "connect_oauth": Permission.READ,
+        "oauth_callback": Permission.READ,
         "retrieve_connection": Permission.READ,
         "disconnect": Permission.READ,
     }
@@ -220,17 +245,23 @@ class UserConnectionViewSet(_IntegrationScopedViewSet):
         )
         return Response({"authorization_url": url, "state": state})
 
+    @_complete_schema("Complete my OAuth connection (the user who started the flow)")
+    def oauth_callback(self, request, pk=None):
+        return _complete(self, request, ConnectionScope.USER)
+
     @extend_schema(summary="My connection", responses=s.UserConnectionSerializer)
     def retrieve_connection(self, request, pk=None):
         integration = _integration(self)
         connection = services.connection_get(integration=integration, user=request.user)
         if connection is None:
-            return Response(s.UserConnectionSerializer({"connected": False}).data)
+            return Response(s.UserConnectionSerializer({"connected": False, "needs_reconnect": False}).data)
         body = {
             "connected": connection.status == "active",
             "connection_id": connection.pk,
             "status": connection.status,
             "last_connected_at": connection.connected_at,
+            "needs_reconnect": connection.needs_reconnect,
+            "reconnect_reason": connection.reconnect_reason,
         }
         return Response(s.UserConnectionSerializer(body).data)
 
@@ -241,46 +272,86 @@ class UserConnectionViewSet(_IntegrationScopedViewSet):
 
 
 class OAuthCallbackView(RateLimitFirstMixin, APIView):
-    """The public redirect target of every provider: no JWT (the state is the credential). Success or failure goes
-    back to the flow's returnUrl as `status=success|error` (+ `error`); with no trustworthy returnUrl (an unknown
-    state, or a flow started without one) a small HTML page says what happened."""
+    """The public redirect target of every provider: no JWT, and it stores nothing.
+
+    Whoever's browser arrives here has proved nothing about who they are (a consent link can be forwarded), so this
+    view only checks that the state is ours and passes `code` and `state` on to the front-end of the user who
+    started the flow, which completes it with its own token (`POST …/oauth/callback`). With the flow's returnUrl (or
+    OAUTH_DEFAULT_RETURN_URL) that is a 302; without either, a small page hands them to the window that opened the
+    consent popup through postMessage, restricted to the allowed origins. An unknown state never redirects.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     rate_limit_group = "connections"
 
     @extend_schema(
-        summary="OAuth redirect target (public)",
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description")],
-        responses={302: None, 400: None},
+        summary="OAuth redirect target (public; stores nothing)",
+        description="Checks the state and redirects to the flow's returnUrl (else OAUTH_DEFAULT_RETURN_URL) with "
+        "`code`, `state`, `integrationId` (and `clientState` when the flow was started with one), or with `error` "
+        "(`access_denied`, `state_expired`, `state_already_used`, `invalid_issuer`, …) instead of `code`. RFC 9207: "
+        "for a provider configured with an `issuer`, an `iss` naming another server (or none, from a server that "
+        "advertises sending it) is refused here with `invalid_issuer` and the code is not passed on; an accepted "
+        "`iss` is passed on with the code. Without a return URL it answers a page that posts "
+        "`{type: 'oauth_callback', code, state, integrationId, error}` to `window.opener` (allowed origins only). "
+        "An unknown state: an error page (400), no redirect. The front-end then completes with "
+        "`POST /api/v1/integrations/{id}/oauth/callback` or `POST /api/v1/me/integrations/{id}/oauth/callback`.",
+        parameters=[
+            OpenApiParameter(n, str, required=False) for n in ("code", "state", "error", "error_description", "iss")
+        ],
+        responses={
+            302: OpenApiResponse(description="To the return URL with code and state, or error."),
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="The hand-off page (no return URL)."),
+            (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Unknown state: an error page."),
+        },
+        auth=[],
     )
     def get(self, request):
         params = request.query_params
-        result = services.oauth_complete(
-            state=params.get("state", ""),
-            code=params.get("code"),
-            error=params.get("error"),
-            error_description=params.get("error_description"),
+        state = params.get("state", "")
+        code = params.get("code", "")
+        usable_code = bool(code) and len(code) <= 4096  # what the completion endpoint accepts
+        result = services.oauth_callback_check(
+            state=state,
+            error=params.get("error") or (None if usable_code else "invalid_request"),
+            iss=params.get("iss"),
         )
+        if result.integration is None:  # not our state: say so, send the browser nowhere
+            return _page(
+                request,
+                "oauth_result.html",
+                {"success": False, "error": result.error, "error_description": result.error_description},
+                status=400,
+            )
+        query = {"integrationId": str(result.integration.pk), "state": state}
+        if result.success:
+            query["code"] = code
+            if params.get("iss"):  # RFC 9207: checked above; the completion POST may pass it on to be checked again
+                query["iss"] = params["iss"]
+        else:
+            query["error"] = result.error
+        if result.client_state:
+            query["clientState"] = result.client_state
         if result.return_url:
-            query = {"status": "success" if result.success else "error"}
-            if result.integration is not None:
-                query["integrationId"] = str(result.integration.pk)
-            if not result.success:
-                query["error"] = result.error
-            if result.client_state:
-                query["clientState"] = result.client_state
-            return HttpResponseRedirect(_with_query(result.return_url, query))
+            response = HttpResponseRedirect(_with_query(result.return_url, query))
+            response["Cache-Control"] = "no-store"
+            response["Referrer-Policy"] = "no-referrer"
+            return response
         context = {
+            "message": {"type": "oauth_callback", **query},
+            "origins": services.allowed_return_origin_strings(),
             "success": result.success,
             "error": result.error,
-            "error_description": result.error_description,
-            "integration_name": result.integration.name if result.integration else "",
+            "integration_name": result.integration.name,
         }
-        response = TemplateResponse(request, "oauth_result.html", context, status=200 if result.success else 400)
-        response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"
-        return response
+        return _page(request, "oauth_handoff.html", context, status=200)
+
+
+def _page(request, template: str, context: dict, *, status: int) -> TemplateResponse:
+    response = TemplateResponse(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 class ProviderTestView(RateLimitFirstMixin, APIView):

@@ -1,9 +1,14 @@
 """Connections: OAuth 2.0 (authorization code + PKCE), API key / basic / custom credentials, refresh, test,
 disconnect, status. Views and tasks call these; provider HTTP goes through provider clients and providers.http.
 
-Lifecycle: every connect, refresh, test and disconnect writes an activity entry; connect emits
-`integration.connected` (again after a recovery), disconnect `integration.disconnected`, a refresh refused with
-`invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Lifecycle (docs/connections.md tells it for users): every connect, refresh, test and disconnect writes an activity
+entry; connect emits `integration.connected` (again after a recovery), disconnect `integration.disconnected`, a
+refresh refused with `invalid_grant` (not explained by a concurrent refresh) `integration.connection_expired`.
+Per provider (`oauthConfig`): `keepAliveHours` refreshes a connection at least that often (refresh tokens that die
+unused), `giveUpAfterHours` expires one whose refreshes kept failing that long; transient failures (5xx, timeouts,
+unreachable, rate limited) never expire a connection. The first successful refresh, test or connect after a
+connection was `expired` or `error` emits `integration.connection_recovered`. A broken connection says why in
+`status_reason` (`reconnectReason` in the API); connecting again keeps its id.
 
 Refresh is single-flight per connection: a named lock (Redis in production) is held across the token call, the
 row is re-read once the lock is held, and the write is conditional on the token generation it read, so neither a
@@ -22,10 +27,18 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from config.errors import Conflict, ConnectionFailed, DomainError, InvalidCredentials, NotFound, ValidationFailed
+from config.errors import (
+    Conflict,
+    ConnectionFailed,
+    DomainError,
+    InvalidCredentials,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from integrations import events, oauth
 from integrations.activity import log_activity
 from integrations.locks import LockTimeout, named_lock
@@ -36,7 +49,10 @@ from integrations.models import (
     Integration,
     IntegrationStatus,
     OAuthState,
+    ReconnectReason,
 )
+from providers import budget as budgets
+from providers import discovery
 from providers.clients.base import CheckKind, CheckResult, ProviderClient
 from providers.http import redact
 from providers.registry import client_class, get_system_client
@@ -62,15 +78,11 @@ def connection_for_caller(*, integration: Integration, user) -> Connection | Non
 
 
 def default_connection(integration: Integration) -> Connection | None:
-    """What `get_client(integration)` uses: the tenant-level connection, or for a user-scoped integration the most
-    recently validated active user connection (a health check's sample)."""
-    if not integration.user_scoped:
-        return connection_get(integration=integration)
-    return (
-        Connection.objects.filter(integration=integration, user__isnull=False, status=ConnectionStatus.ACTIVE)
-        .order_by(F("last_validated_at").desc(nulls_last=True), "-connected_at")
-        .first()
-    )
+    """What `get_client(integration)` uses: the tenant-level connection; None for a user-scoped integration, whose
+    connections are each one user's grant, used only on that user's behalf (never as a "sample" for others)."""
+    if integration.user_scoped:
+        return None
+    return connection_get(integration=integration)
 
 
 def _client(integration: Integration, connection: Connection | None) -> ProviderClient:
@@ -135,7 +147,20 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 def allowed_return_origins() -> set[tuple[str, str, int]]:
     origins = {_origin(settings.PUBLIC_BASE_URL)}
     origins.update(_origin(o) for o in getattr(settings, "OAUTH_RETURN_URL_ORIGINS", []) or [])
+    if getattr(settings, "OAUTH_DEFAULT_RETURN_URL", ""):
+        origins.add(_origin(settings.OAUTH_DEFAULT_RETURN_URL))
     return {o for o in origins if o}
+
+
+def allowed_return_origin_strings() -> list[str]:
+    """The same origins as `scheme://host[:port]` strings (default ports left out), for postMessage targets."""
+    out = []
+    for scheme, host, port in sorted(allowed_return_origins()):
+        netloc = f"[{host}]" if ":" in host else host
+        if port != (443 if scheme == "https" else 80):
+            netloc += f":{port}"
+        out.append(f"{scheme}://{netloc}")
+    return out
 
 
 def validate_return_url(url: str) -> str:
@@ -218,37 +243,110 @@ class OAuthResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _state_lookup(state: str) -> OAuthState | None:
+    token = (state or "").strip()
+    if not token or len(token) > 200:
+        return None
+    return (
+        OAuthState.objects.select_related("integration__provider", "integration__tenant", "user")
+        .filter(state_hash=OAuthState.hash_token(token))
+        .first()
+    )
+
+
+def _invalid_state() -> OAuthResult:
+    logger.info("integrations.oauth.invalid_state")
+    return OAuthResult(False, "invalid_state", "The authorization request is unknown; start connecting again.")
+
+
+def oauth_callback_check(*, state: str, error: str | None = None, iss: str | None = None) -> OAuthResult:
+    """The public redirect target's half of the flow: is `state` one of ours, unexpired and unused? Stores nothing,
+    exchanges nothing (RFC 9700 §4.7: the browser that arrives here has not proved it is the user who started the
+    flow; the code is completed by that user's authenticated POST, see `oauth_complete`).
+
+    `iss` (RFC 9207, the mix-up defence) is checked here, where the authorization server hands it over: for a
+    provider configured with an `issuer`, an `iss` naming another server is refused (`invalid_issuer`, the code is
+    not passed on), and so is a missing one when the server advertises
+    `authorization_response_iss_parameter_supported`. That refusal is final: the state is marked used (the one
+    write here; no token is exchanged or stored), so the response can never be completed, and the activity log
+    says why.
+
+    `return_url` is the flow's returnUrl, else OAUTH_DEFAULT_RETURN_URL, else empty (the caller shows the hand-off
+    page); it is only set when the state is ours, so a forged state never redirects anywhere.
+    """
+    found = _state_lookup(state)
+    if found is None:
+        return _invalid_state()
+    base = {
+        "return_url": found.return_url or getattr(settings, "OAUTH_DEFAULT_RETURN_URL", "") or "",
+        "client_state": found.client_state,
+        "integration": found.integration,
+    }
+    if found.used_at is not None:
+        return OAuthResult(False, "state_already_used", "This authorization response was already used.", **base)
+    if found.expires_at <= timezone.now():
+        return OAuthResult(False, "state_expired", "The authorization request expired; start connecting again.", **base)
+    issuer_problem = authorization_response_issuer_problem(found.integration.provider, iss, required=True)
+    if issuer_problem:
+        OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=timezone.now())
+        _activity(
+            found.integration,
+            "connect",
+            "error",
+            f"OAuth callback refused: {issuer_problem}",
+            {"error": "invalid_issuer"},
+        )
+        return OAuthResult(False, "invalid_issuer", issuer_problem, **base)
+    if error:
+        return OAuthResult(False, oauth.safe_error_code(error), "The provider did not grant access.", **base)
+    return OAuthResult(True, **base)
+
+
 def oauth_complete(
     *,
     state: str,
     code: str | None,
+    user,
+    tenant,
+    integration: Integration,
+    scope: str,
     error: str | None = None,
     error_description: str | None = None,
-    expect_tenant=None,
-    expect_integration: Integration | None = None,
-    expect_user=None,
+    iss: str | None = None,
 ) -> OAuthResult:
-    """Finish the flow for the callback: check the state once, exchange the code, store the tokens.
+    """Finish the flow: the authenticated `user` hands back the code and state the callback passed to the front-end.
+    The state is checked once (atomically consumed), the code exchanged, the tokens stored.
 
-    Never raises for a bad callback: the result says `error` (safe code) and `error_description` (safe text), and
-    `return_url` only when the state is ours (it was validated when the flow started). `expect_*` bind the POST
-    variant to the caller: a state of another tenant, integration or user is `invalid_state`, like an unknown one.
+    Only the user who started the flow can finish it: a state of this integration started by someone else raises
+    PermissionDenied (403) and consumes nothing, so a consent link forwarded to a victim never yields the victim's
+    tokens to the forwarder (nor the forwarder's grant to the victim). A state of another tenant, integration or
+    connection scope is `invalid_state`, like an unknown one. Other bad callbacks do not raise: the result says
+    `error` (safe code) and `error_description` (safe text). `iss` (RFC 9207), when the front-end passes on the one
+    the public callback received, is compared with the provider's issuer again (the callback already refused a
+    mismatch, and a missing `iss` from a server that advertises sending it).
     """
-    token = (state or "").strip()
-    found = None
-    if token and len(token) <= 200:
-        found = (
-            OAuthState.objects.select_related("integration__provider", "integration__tenant", "user")
-            .filter(state_hash=OAuthState.hash_token(token))
-            .first()
-        )
-    if found is None or (
-        (expect_tenant is not None and found.tenant_id != expect_tenant.pk)
-        or (expect_integration is not None and found.integration_id != expect_integration.pk)
-        or (expect_user is not None and found.user_id != expect_user.pk)
+    found = _state_lookup(state)
+    if (
+        found is None
+        or found.tenant_id != tenant.pk
+        or found.integration_id != integration.pk
+        or str(found.scope) != str(scope)
     ):
-        logger.info("integrations.oauth.invalid_state")
-        return OAuthResult(False, "invalid_state", "The authorization request is unknown; start connecting again.")
+        return _invalid_state()
+    if found.user_id != user.pk:
+        logger.warning(
+            "integrations.oauth.completion_by_another_user",
+            extra={"integration_id": str(integration.pk), "user_id": str(user.pk)},
+        )
+        _activity(
+            found.integration,
+            "connect",
+            "error",
+            "OAuth completion refused: the flow was started by another user.",
+            {"error": "wrong_user"},
+            user,
+        )
+        raise PermissionDenied("Only the user who started this authorization can complete it.")
 
     now = timezone.now()
     consumed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True, expires_at__gt=now).update(used_at=now)
@@ -265,6 +363,12 @@ def oauth_complete(
         _activity(integration, "connect", "error", f"OAuth callback refused: {code_name}.", {"error": code_name})
         return OAuthResult(False, code_name, text, **base)
 
+    issuer_problem = authorization_response_issuer_problem(integration.provider, iss, required=False)
+    if issuer_problem:
+        _activity(
+            integration, "connect", "error", f"OAuth callback refused: {issuer_problem}", {"error": "invalid_issuer"}
+        )
+        return OAuthResult(False, "invalid_issuer", issuer_problem, **base)
     if error:
         code_name = oauth.safe_error_code(error)
         text = _safe_text(error_description) or "The provider did not grant access."
@@ -285,6 +389,7 @@ def oauth_complete(
             code=code,
             code_verifier=found.code_verifier,
             token_auth_method=client.token_auth_method,
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_exchange(token_response)
     except oauth.OAuthFlowError as exc:
@@ -304,6 +409,26 @@ def oauth_complete(
         actor=found.user,
     )
     return OAuthResult(True, connection=connection, **base)
+
+
+def authorization_response_issuer_problem(provider, iss: str | None, *, required: bool) -> str:
+    """RFC 9207 mix-up defence: why an authorization response's `iss` is refused ("" when it is fine).
+
+    Applies to providers configured with an `issuer` (discovery): a given `iss` must equal it exactly; a missing one
+    is refused when `required` and the issuer's metadata says `authorization_response_iss_parameter_supported`.
+    """
+    issuer = (provider.oauth_config or {}).get("issuer") if isinstance(provider.oauth_config, dict) else None
+    if not issuer:
+        return ""
+    if iss is not None and iss != "":
+        return "" if iss == issuer else "The authorization response names another issuer (iss); nothing was stored."
+    if not required:
+        return ""
+    try:
+        supported = discovery.issuer_parameter_supported(issuer)
+    except discovery.DiscoveryFailed:
+        supported = False
+    return "The authorization server sends iss but this response has none; nothing was stored." if supported else ""
 
 
 def _safe_text(value: str | None) -> str:
@@ -347,9 +472,16 @@ def store_oauth_connection(
     connection.last_refreshed_at = None
     connection.validation_error = ""
     connection.disconnected_at = None
+    _clear_lifecycle(connection)
     connection.save()
     _mark_connected(integration, connection, previous_status, actor, method="oauth2")
     return connection
+
+
+def _clear_lifecycle(connection: Connection) -> None:
+    connection.status_reason = ""
+    connection.refresh_failures = 0
+    connection.refresh_failing_since = None
 
 
 def _user_connection_for_update(integration: Integration, user) -> Connection:
@@ -369,6 +501,30 @@ def _hint(secret: str) -> str:
     from integrations.services import credential_hint
 
     return credential_hint({"token": secret})
+
+
+BROKEN_STATUSES = (ConnectionStatus.EXPIRED, ConnectionStatus.ERROR)
+TRANSIENT_REFRESH_ERRORS = frozenset(
+    {"token_endpoint_error", "token_endpoint_timeout", "token_endpoint_unreachable", "temporarily_unavailable"}
+)
+
+
+def _emit_recovered(integration, connection, previous_status, *, via: str, actor=None) -> None:
+    """`integration.connection_recovered` and its activity entry: a connection that was expired or in error works."""
+    now = timezone.now()
+    _activity(
+        integration,
+        "connect" if via == "connect" else via,
+        "success",
+        f"Connection recovered ({previous_status} before, {via}).",
+        {"connectionId": str(connection.pk), "previousStatus": previous_status, "via": via, "recovered": True},
+        actor,
+    )
+    events.emit(
+        integration.tenant,
+        "integration.connection_recovered",
+        _event_data(connection, previousStatus=previous_status, recoveredAt=now, via=via),
+    )
 
 
 def _mark_connected(integration, connection, previous_status, actor, *, method: str) -> None:
@@ -392,6 +548,8 @@ def _mark_connected(integration, connection, previous_status, actor, *, method: 
         "integration.connected",
         _event_data(connection, connectedAt=connection.connected_at, recovered=recovered),
     )
+    if previous_status in BROKEN_STATUSES:
+        _emit_recovered(integration, connection, previous_status, via="connect", actor=actor)
     logger.info("integrations.connection.connected", extra={"connection_id": str(connection.pk), "method": method})
 
 
@@ -465,6 +623,7 @@ def connect_credentials(
         connection.last_test_result = result.as_dict()
         connection.validation_error = ""
         connection.disconnected_at = None
+        _clear_lifecycle(connection)
         connection.save()
         _mark_connected(integration, connection, previous_status, actor, method=auth_type)
     return connection
@@ -579,10 +738,26 @@ def refresh_margin_seconds(provider) -> int:
 
 
 def _expiring(connection: Connection, now=None) -> bool:
-    if connection.expires_at is None:
-        return False
+    """Inside the refresh margin, or due for a keep-alive refresh (provider's oauthConfig.keepAliveHours)."""
     now = now or timezone.now()
-    return connection.expires_at <= now + timedelta(seconds=refresh_margin_seconds(connection.integration.provider))
+    if connection.expires_at is not None and connection.expires_at <= now + timedelta(
+        seconds=refresh_margin_seconds(connection.integration.provider)
+    ):
+        return True
+    return _keep_alive_due(connection, now)
+
+
+def _hours_setting(provider, name: str) -> float | None:
+    value = (provider.oauth_config or {}).get(name) if isinstance(provider.oauth_config, dict) else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _keep_alive_due(connection: Connection, now) -> bool:
+    hours = _hours_setting(connection.integration.provider, "keepAliveHours")
+    if hours is None:
+        return False
+    last = connection.last_refreshed_at or connection.connected_at or connection.created_at
+    return last is None or last <= now - timedelta(hours=hours)
 
 
 def refresh_connection(
@@ -603,7 +778,8 @@ def refresh_connection(
                 return fresh  # refreshed (or reconnected) by someone else while we waited
             if not fresh.is_oauth:
                 raise ValidationFailed("Only OAuth connections have tokens to refresh.")
-            if fresh.status != ConnectionStatus.ACTIVE:
+            # An `error` connection (the provider refused its access token) may still be saved by a refresh.
+            if fresh.status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR):
                 raise Conflict(f"The connection is {fresh.status}; reconnect the integration.")
             if only_if_expiring and not _expiring(fresh):
                 return fresh
@@ -618,6 +794,7 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
     integration = connection.integration
     client = _client(integration, connection)
     client_id, client_secret = _oauth_client(integration)
+    budgets.acquire(provider=integration.provider, connection_id=connection.pk)  # the connection's shared budget
     try:
         token = oauth.refresh_tokens(
             token_url=client.oauth_url("tokenUrl"),
@@ -625,6 +802,13 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             client_secret=client_secret,
             refresh_token=connection.refresh_token,
             token_auth_method=client.token_auth_method,
+            on_response=lambda response: budgets.learn(
+                provider=integration.provider,
+                connection_id=connection.pk,
+                status=response.status_code,
+                headers=response.headers,
+            ),
+            guarded=client.guard_for(client.oauth.get("tokenUrl"))[0],
         )
         metadata = client.after_token_refresh(token)
     except oauth.OAuthFlowError as exc:
@@ -639,6 +823,8 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
             actor,
         )
         Connection.objects.filter(pk=connection.pk).update(validation_error=f"Token refresh failed: {exc.description}")
+        if exc.error not in TRANSIENT_REFRESH_ERRORS:
+            _count_refresh_failure(connection, exc, actor=actor, reason=reason)
         raise ConnectionFailed(f"Token refresh failed: {exc.description}", details={"error": exc.error})
     except DomainError as exc:
         _activity(integration, "refresh", "error", f"Token refresh failed: {redact(exc.message)}", {"reason": reason})
@@ -655,6 +841,10 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         token_generation=connection.token_generation + 1,
         last_refreshed_at=now,
         validation_error="",
+        status=ConnectionStatus.ACTIVE,
+        status_reason="",
+        refresh_failures=0,
+        refresh_failing_since=None,
         updated_at=now,
     )
     fresh = Connection.objects.select_related("integration__provider", "integration__tenant").get(pk=connection.pk)
@@ -674,8 +864,58 @@ def _refresh_locked(connection: Connection, *, actor, reason: str) -> Connection
         },
         actor,
     )
+    if connection.status in BROKEN_STATUSES:
+        _emit_recovered(integration, fresh, connection.status, via="refresh", actor=actor)
     logger.info("integrations.connection.refreshed", extra={"connection_id": str(connection.pk), "reason": reason})
     return fresh
+
+
+def _count_refresh_failure(connection: Connection, exc, *, actor, reason: str) -> None:
+    """One more refresh failure that is not transient; past the provider's giveUpAfterHours (and at least the second
+    in a row) the connection expires like after invalid_grant."""
+    now = timezone.now()
+    since = connection.refresh_failing_since or now
+    failures = connection.refresh_failures + 1
+    Connection.objects.filter(pk=connection.pk).update(refresh_failures=failures, refresh_failing_since=since)
+    connection.refresh_failures, connection.refresh_failing_since = failures, since
+    hours = _hours_setting(connection.integration.provider, "giveUpAfterHours")
+    if hours is None or failures < 2 or now - since < timedelta(hours=hours):
+        return
+    message = (
+        f"Token refresh kept failing for {hours:g} hours ({failures} attempts, last: {exc.error}): reconnect the "
+        "integration."
+    )
+    _expire(
+        connection,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_FAILED,
+        error=exc.error,
+        actor=actor,
+        refresh_reason=reason,
+    )
+
+
+def _expire(connection: Connection, *, message: str, reason_code: str, error: str, actor, refresh_reason: str) -> None:
+    integration = connection.integration
+    now = timezone.now()
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(
+            status=ConnectionStatus.EXPIRED, status_reason=reason_code, validation_error=message, updated_at=now
+        )
+        connection.status = ConnectionStatus.EXPIRED
+        connection.status_reason = reason_code
+        if connection.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
+            )
+        _activity(
+            integration, "refresh", "error", message, {"reason": refresh_reason, "error": error, "expired": True}, actor
+        )
+        events.emit(
+            integration.tenant,
+            "integration.connection_expired",
+            _event_data(connection, expiredAt=now, error=error, reconnectReason=str(reason_code)),
+        )
 
 
 def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connection:
@@ -685,20 +925,15 @@ def _refresh_refused(connection: Connection, *, actor, reason: str) -> Connectio
     if current.token_generation != connection.token_generation or current.refresh_token != connection.refresh_token:
         logger.info("integrations.connection.refresh_race", extra={"connection_id": str(connection.pk)})
         return current
-    integration = current.integration
     message = "The provider refused the refresh token (invalid_grant): reconnect the integration."
-    now = timezone.now()
-    with transaction.atomic():
-        Connection.objects.filter(pk=current.pk).update(
-            status=ConnectionStatus.EXPIRED, validation_error=message, updated_at=now
-        )
-        current.status = ConnectionStatus.EXPIRED
-        if current.user_id is None:
-            Integration.objects.filter(pk=integration.pk).update(
-                status=IntegrationStatus.ERROR, last_error=message, last_error_at=now, updated_at=now
-            )
-        _activity(integration, "refresh", "error", message, {"reason": reason, "error": "invalid_grant"}, actor)
-        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    _expire(
+        current,
+        message=message,
+        reason_code=ReconnectReason.REFRESH_TOKEN_REVOKED,
+        error="invalid_grant",
+        actor=actor,
+        refresh_reason=reason,
+    )
     raise InvalidCredentials(message, details={"error": "invalid_grant", "connectionStatus": "expired"})
 
 
@@ -712,12 +947,17 @@ def due_for_refresh(now=None) -> list[str]:
         for cfg in Provider.objects.filter(auth_type="oauth2").values_list("oauth_config", flat=True)
     ]
     widest = max([int(settings.OAUTH_REFRESH_MARGIN_SECONDS), *overrides])
-    candidates = Connection.objects.filter(
-        status=ConnectionStatus.ACTIVE,
-        auth_type="oauth2",
-        expires_at__isnull=False,
-        expires_at__lte=now + timedelta(seconds=widest),
-    ).select_related("integration__provider")
+    keep_alive = [
+        key
+        for key, cfg in Provider.objects.filter(auth_type="oauth2").values_list("key", "oauth_config")
+        if isinstance(cfg, dict) and (cfg.get("keepAliveHours") or 0) > 0
+    ]
+    due = Q(expires_at__isnull=False, expires_at__lte=now + timedelta(seconds=widest))
+    if keep_alive:
+        due |= Q(integration__provider__key__in=keep_alive)
+    candidates = Connection.objects.filter(due, status=ConnectionStatus.ACTIVE, auth_type="oauth2").select_related(
+        "integration__provider"
+    )
     return [str(c.pk) for c in candidates if _expiring(c, now) and c.refresh_token]
 
 
@@ -748,6 +988,9 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
             token_generation=F("token_generation") + 1,
             disconnected_at=now,
             validation_error="",
+            status_reason=ReconnectReason.DISCONNECTED.value,
+            refresh_failures=0,
+            refresh_failing_since=None,
             updated_at=now,
         )
         connection.refresh_from_db()
@@ -763,6 +1006,30 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
         )
         events.emit(integration.tenant, "integration.disconnected", _event_data(connection, disconnectedAt=now))
     return connection
+
+
+def connection_expire(*, connection: Connection, actor=None, reason: str = "Expired by an administrator.") -> bool:
+    """Mark a connection expired (an administrator's call, e.g. after a leak or a provider-side revocation): its
+    credentials stay stored but are no longer used until the tenant reconnects. A tenant-level connection puts its
+    integration in `error`. Emits `integration.connection_expired`. False when it was not active (nothing done)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.ACTIVE).update(
+            status=ConnectionStatus.EXPIRED, validation_error=reason[:1000], updated_at=now
+        )
+        if not changed:
+            return False
+        current = Connection.objects.select_related("integration__provider", "integration__tenant").get(
+            pk=connection.pk
+        )
+        integration = current.integration
+        if current.user_id is None:
+            Integration.objects.filter(pk=integration.pk).update(
+                status=IntegrationStatus.ERROR, last_error=reason[:1000], last_error_at=now, updated_at=now
+            )
+        _activity(integration, "credentials", "success", reason, {"connectionId": str(current.pk)}, actor)
+        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+    return True
 
 
 def _revoke(integration: Integration, connection: Connection, actor) -> bool | None:
@@ -818,8 +1085,10 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                 updates["last_validated_at"] = now
                 if previous_status == ConnectionStatus.ERROR:
                     updates["status"] = ConnectionStatus.ACTIVE
+                    updates["status_reason"] = ""
             elif result.kind == CheckKind.AUTH_FAILED and previous_status == ConnectionStatus.ACTIVE:
                 updates["status"] = ConnectionStatus.ERROR
+                updates["status_reason"] = ReconnectReason.INVALID_CREDENTIALS.value
             Connection.objects.filter(pk=live.pk).update(**updates)
             for name, value in updates.items():
                 setattr(live, name, value)
@@ -830,6 +1099,7 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                     "integration.connected",
                     _event_data(live, connectedAt=live.connected_at, recovered=True),
                 )
+                _emit_recovered(integration, live, previous_status, via="test", actor=actor)
         _activity(
             integration,
             "test",

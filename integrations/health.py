@@ -85,11 +85,22 @@ def classify(result: CheckResult, *, previous_kind: str = "", slow_ms: int | Non
     return Verdict(HealthCheckStatus.UNHEALTHY, str(kind), message, **common)
 
 
-def _probe(integration: Integration) -> CheckResult | Verdict:
-    """Ask the provider (no transaction held). An expired or revoked connection is judged without a call."""
-    from providers.registry import get_client
+def _probe(integration: Integration, user=None) -> CheckResult | Verdict:
+    """Ask the provider (no transaction held). An expired or revoked connection is judged without a call.
+
+    A user-scoped integration is checked with `user`'s own connection when they have a live one, else with a
+    system-level reachability check that uses nobody's credentials: one user's grant never serves another."""
+    from integrations.connections import connection_get
+    from providers.registry import client_class, get_client
+    from providers.services import provider_oauth_client
 
     try:
+        if integration.user_scoped:
+            own = connection_get(integration=integration, user=user) if user is not None else None
+            if own is None or own.status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR):
+                client = client_class(integration.provider.key)(integration, connection=None)
+                return client.reachability_check(oauth_client=provider_oauth_client(integration.provider))
+            return get_client(integration, connection=own).health_check(log_activity=False)
         client = get_client(integration)
         connection = client.connection
         if connection is not None and connection.status in (ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED):
@@ -109,26 +120,35 @@ def health_check_run(
     integration: Integration,
     trigger: str = HealthCheckTrigger.MANUAL,
     actor=None,
+    user=None,
     not_before: datetime | None = None,
 ) -> HealthCheck | None:
     """Check `integration` now and record the result. With `not_before` (a scheduled slot), a check already made
-    since then makes this a no-op returning None: a redelivered task never checks twice in one period."""
-    if not_before is not None and _checked_since(integration.pk, not_before):
-        return None
-    outcome = _probe(integration)
+    since then makes this a no-op returning None: a redelivered task never checks twice in one period. `user` is
+    who asked (a user-scoped integration is checked with their own connection only; see `_probe`)."""
+    if not_before is not None and _checked_since(integration.pk, not_before, row=integration):
+        return None  # (every caller with a slot has just read the row; the locked re-read below decides anyway)
+    outcome = _probe(integration, user)
     with transaction.atomic():
         locked = Integration.objects.select_for_update().select_related("provider").filter(pk=integration.pk).first()
         if locked is None or (not_before is not None and _checked_since(locked.pk, not_before, row=locked)):
             return None
-        previous_kind = (
-            HealthCheck.objects.filter(integration=locked)
-            .order_by("-checked_at")
-            .values_list("kind", flat=True)
-            .first()
-            or ""
-        )
-        verdict = outcome if isinstance(outcome, Verdict) else classify(outcome, previous_kind=previous_kind)
+        if isinstance(outcome, Verdict):
+            verdict = outcome
+        else:  # the previous check's kind matters to a timeout only (two in a row): read it for those alone
+            previous_kind = _previous_kind(locked) if _is_timeout(outcome) else ""
+            verdict = classify(outcome, previous_kind=previous_kind)
         return _record(locked, verdict, trigger=trigger, actor=actor)
+
+
+def _previous_kind(integration: Integration) -> str:
+    return (
+        HealthCheck.objects.filter(integration=integration)
+        .order_by("-checked_at")
+        .values_list("kind", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _checked_since(integration_id, since: datetime, *, row: Integration | None = None) -> bool:

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Permission
 from accounts.permissions import IsSuperAdmin
-from config.api import RateLimitFirstMixin, sort_queryset
+from config.api import RateLimitFirstMixin, client_ip, sort_queryset
 from config.schema import ErrorResponseSerializer
 from integrations import metrics
 from integrations.health import health_check_run
@@ -98,11 +98,14 @@ class IntegrationHealthViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet
         responses=HealthCheckResultSerializer,
         description="Runs the provider's health request synchronously, records the result and updates the "
         "integration (`healthStatus`, `lastHealthCheckAt`, `lastError`); a failing provider is a 200 with "
-        "`status: unhealthy`, not an error.",
+        "`status: unhealthy`, not an error. A user-scoped integration is checked with the caller's own connection, "
+        "or, when the caller has none, with a reachability check that uses nobody's credentials.",
     )
     def check(self, request, pk=None):
         integration = self.get_object()
-        check = health_check_run(integration=integration, trigger=HealthCheckTrigger.MANUAL, actor=request.user)
+        check = health_check_run(
+            integration=integration, trigger=HealthCheckTrigger.MANUAL, actor=request.user, user=request.user
+        )
         return Response(
             {
                 "integration_id": integration.pk,
@@ -156,7 +159,7 @@ def check_metrics_access(request) -> None:
             return
         raise exceptions.AuthenticationFailed("Invalid metrics token.")
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(client_ip(request))
     except ValueError:
         address = None
     if address is not None:

@@ -11,19 +11,25 @@ No message carries a token, a code, a verifier or a client secret.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from providers.http import default_timeout
+from providers.catalog_loader import host_in_networks
+from providers.http import configure_session, default_timeout
+from webhooks.destinations import UnsafeDestination, safe_session
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,32 @@ class _TokenEndpointFailed(Exception):
 def safe_error_code(value: str | None) -> str:
     """A provider's error code reduced to `[a-z0-9_.-]`, at most 64 characters (it ends up in URLs and pages)."""
     return _SAFE_ERROR.sub("_", (value or "unknown_error").strip().lower())[:64] or "unknown_error"
+
+
+_insecure_lock = threading.Lock()
+_insecure_users = 0
+
+
+@contextlib.contextmanager
+def allow_http_for(url: str | None):
+    """oauthlib refuses http:// endpoints; one whose host lies in PROVIDER_ALLOWED_NETWORKS (a test or on-premise
+    authorization server the super admin registered) is let through for the duration of the call."""
+    global _insecure_users
+    host = urlsplit(url or "").hostname or ""
+    allowed = (url or "").startswith("http://") and host_in_networks(host, settings.PROVIDER_ALLOWED_NETWORKS)
+    if not allowed:
+        yield
+        return
+    with _insecure_lock:
+        _insecure_users += 1
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        with _insecure_lock:
+            _insecure_users -= 1
+            if _insecure_users == 0:
+                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
 def redirect_uri() -> str:
@@ -83,18 +115,30 @@ def authorization_request(
         verifier = helper.create_code_verifier(64)
         params["code_challenge"] = helper.create_code_challenge(verifier, "S256")
         params["code_challenge_method"] = "S256"
-    url, _ = session.authorization_url(authorization_url, state=state, **params)
+    with allow_http_for(authorization_url):
+        url, _ = session.authorization_url(authorization_url, state=state, **params)
     return AuthorizationRequest(url=url, code_verifier=verifier)
 
 
-def _session(client_id: str) -> tuple[OAuth2Session, dict[str, int]]:
-    """A session whose token responses are checked for a 5xx before oauthlib parses them."""
-    session = OAuth2Session(client_id, redirect_uri=redirect_uri())
+def _session(client_id: str, on_response=None, guarded: bool = False) -> tuple[OAuth2Session, dict[str, int]]:
+    """A session whose token responses are checked for a 5xx or a 429 (both transient: `token_endpoint_error`) before
+    oauthlib parses them; `on_response(response)` sees every answer first (the rate budget learns from it). Like every
+    provider session it ignores proxy variables and trusts the operator's CA bundle. `guarded` (a token URL whose host
+    comes from a tenant's config, e.g. Zendesk's `{subdomain}`) sends through the SSRF guard's adapters and follows
+    no redirect."""
+    session = configure_session(OAuth2Session(client_id, redirect_uri=redirect_uri()))
+    if guarded:
+        safe = safe_session(pool_connections=1, pool_maxsize=1)
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, safe.get_adapter(prefix))
+        session.max_redirects = 0  # a redirect becomes TooManyRedirects: token_endpoint_unreachable
     seen: dict[str, int] = {}
 
     def check(response: requests.Response) -> requests.Response:
         seen["status"] = response.status_code
-        if response.status_code >= 500:
+        if on_response is not None:
+            on_response(response)
+        if response.status_code >= 500 or response.status_code == 429:
             raise _TokenEndpointFailed(response.status_code)
         return response
 
@@ -117,18 +161,20 @@ def exchange_code(
     code: str,
     code_verifier: str,
     token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+    guarded: bool = False,
 ) -> dict[str, Any]:
     """POST the authorization code (and the PKCE code_verifier) to the token endpoint; the token dict."""
-    session, seen = _session(client_id)
+    session, seen = _session(client_id, guarded=guarded)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
     kwargs: dict[str, Any] = {"code_verifier": code_verifier} if code_verifier else {}
     if auth is None:
         kwargs.update(include_client_id=True, client_secret=body["client_secret"])
-    return _call(
-        lambda: session.fetch_token(token_url, code=code, auth=auth, timeout=default_timeout(), **kwargs),
-        seen,
-        "exchange",
-    )
+    with allow_http_for(token_url):
+        return _call(
+            lambda: session.fetch_token(token_url, code=code, auth=auth, timeout=default_timeout(), **kwargs),
+            seen,
+            "exchange",
+        )
 
 
 def refresh_tokens(
@@ -138,18 +184,21 @@ def refresh_tokens(
     client_secret: str,
     refresh_token: str,
     token_auth_method: str = "client_secret_post",  # noqa: S107 (a method name, not a secret)
+    on_response=None,
+    guarded: bool = False,
 ) -> dict[str, Any]:
     """grant_type=refresh_token at the token endpoint. A refresh token the provider does not resend is kept in the
-    answer (requests-oauthlib copies the old one in)."""
-    session, seen = _session(client_id)
+    answer (requests-oauthlib copies the old one in). `on_response(response)` sees the raw answer first."""
+    session, seen = _session(client_id, on_response, guarded)
     auth, body = _client_auth(token_auth_method, client_id, client_secret)
-    return _call(
-        lambda: session.refresh_token(
-            token_url, refresh_token=refresh_token, auth=auth, timeout=default_timeout(), **body
-        ),
-        seen,
-        "refresh",
-    )
+    with allow_http_for(token_url):
+        return _call(
+            lambda: session.refresh_token(
+                token_url, refresh_token=refresh_token, auth=auth, timeout=default_timeout(), **body
+            ),
+            seen,
+            "refresh",
+        )
 
 
 def _call(fn, seen: dict[str, int], step: str) -> dict[str, Any]:
@@ -170,6 +219,8 @@ def _call(fn, seen: dict[str, int], step: str) -> dict[str, Any]:
             )
         description = exc.description if exc.description and len(exc.description) < 300 else ""
         raise OAuthFlowError(exc.error, description or f"The provider refused the {step}.", status_code=exc.status_code)
+    except UnsafeDestination:
+        raise OAuthFlowError("token_endpoint_refused", "The provider's token endpoint is not an allowed address.")
     except requests.Timeout:
         raise OAuthFlowError("token_endpoint_timeout", "The provider's token endpoint did not answer in time.")
     except requests.RequestException:

@@ -30,6 +30,7 @@ from integrations.models import (
     IntegrationStatus,
     IntegrationVersion,
 )
+from providers.clients.base import api_origins
 from providers.models import Audience, Provider, ProviderStatus
 
 logger = logging.getLogger(__name__)
@@ -240,6 +241,68 @@ def _store_credentials(integration: Integration, credentials: dict, credential_t
         connection.token_generation = (connection.token_generation or 0) + 1
     connection.save()
     return connection
+
+
+def _drop_credentials(integration: Integration, *, keep_tenant: bool, actor, reason: str) -> list[Connection]:
+    """Wipe the stored credentials of `integration`'s connections (the tenant's unless `keep_tenant`, and every
+    user's), as a disconnect does but without calling the provider: status `revoked`, `credentialsSet` false.
+
+    Used when the API origin the credentials were given for changes: they must not follow the integration to a
+    host someone else chose. Each dropped connection gets `integration.disconnected` with `reason`."""
+    queryset = Connection.objects.select_for_update().filter(integration=integration)
+    queryset = queryset.exclude(status=ConnectionStatus.REVOKED)
+    if keep_tenant:
+        queryset = queryset.filter(user__isnull=False)
+    dropped = list(queryset)
+    if not dropped:
+        return []
+    now = timezone.now()
+    message = "The API origin changed: the stored credentials were dropped; connect again."
+    for connection in dropped:
+        connection.status = ConnectionStatus.REVOKED
+        connection.credentials = {}
+        connection.credential_hint = ""
+        connection.expires_at = None
+        connection.granted_scopes = []
+        connection.metadata = {}
+        connection.token_generation = (connection.token_generation or 0) + 1
+        connection.disconnected_at = now
+        connection.validation_error = message
+        connection.save()
+        events.emit(
+            integration.tenant,
+            "integration.disconnected",
+            {
+                "integrationId": str(integration.pk),
+                "integrationName": integration.name,
+                "provider": integration.provider.key,
+                "connectionId": str(connection.pk),
+                "scope": str(connection.scope),
+                "userId": str(connection.user_id) if connection.user_id else None,
+                "status": connection.status,
+                "disconnectedAt": now,
+                "reason": reason,
+            },
+        )
+    log_activity(
+        integration=integration,
+        type=ActivityType.DISCONNECT,
+        status=ActivityStatus.SUCCESS,
+        message=f"{message} ({len(dropped)} connection(s))",
+        details={"reason": reason, "connectionIds": [str(c.pk) for c in dropped]},
+        actor=actor,
+    )
+    logger.info(
+        "integrations.credentials.dropped",
+        extra={"integration_id": str(integration.pk), "reason": reason, "count": len(dropped)},
+    )
+    return dropped
+
+
+def _origin_moved(integration: Integration, old_config: dict) -> bool:
+    """True when the API origin (scheme, host, port) computed from the config differs from the one before."""
+    provider = integration.provider
+    return api_origins(provider, old_config) != api_origins(provider, integration.config)
 
 
 def _record_version(
@@ -468,7 +531,9 @@ def integration_update(
     changes: dict[str, Any],
 ) -> Integration:
     """Apply the given fields (PUT and PATCH alike: absent fields stay). A change of config, settings or
-    credentials makes a new version; `status` may be set to active or inactive (as activate/deactivate do)."""
+    credentials makes a new version; `status` may be set to active or inactive (as activate/deactivate do).
+    A config change that moves the API origin (scheme, host, port) drops the stored credentials, the tenant's and
+    every user's, unless new tenant credentials come in the same call (docs/security.md)."""
     integration = _lock(integration)
     provider = integration.provider
     changes = dict(changes)
@@ -498,6 +563,7 @@ def integration_update(
         _check_name_free(integration.tenant, changes["name"], exclude_pk=integration.pk)
 
     changed = [field for field, value in changes.items() if getattr(integration, field) != value]
+    old_config = integration.config
     for field in changed:
         setattr(integration, field, changes[field])
     if status is not None and status != integration.status:
@@ -509,11 +575,18 @@ def integration_update(
         integration.status = status
         changed.append("status")
     connection = None
+    # Credentials belong to the origin they were given for; new ones sent with the move are stored below.
+    moved = "config" in changed and _origin_moved(integration, old_config)
+    if moved and _drop_credentials(
+        integration, keep_tenant=credentials is not None, actor=actor, reason="origin_changed"
+    ):
+        changed.append("credentials")
     if credentials is not None:
         current = _tenant_connection(integration)
         if _live_credentials(current) != credentials or current.auth_type != credential_type:
             connection = _store_credentials(integration, credentials, credential_type)
-            changed.append("credentials")
+            if "credentials" not in changed:
+                changed.append("credentials")
     if not changed:
         return integration
     _save_unique(integration)
@@ -623,25 +696,33 @@ def integration_set_credentials(
 
 
 @transaction.atomic
-def integration_restore_version(*, integration: Integration, number: int, actor=None) -> Integration:
-    """Bring back config, settings and (when the version holds any) credentials of version `number`, as a new
-    version. A version without credentials leaves the current credentials in place."""
+def integration_restore_version(
+    *, integration: Integration, number: int, actor=None, restore_credentials: bool = False
+) -> Integration:
+    """Bring back config and settings of version `number`, as a new version. Credentials come back only with
+    `restore_credentials` (an admin's explicit choice, checked by the view) and when the version holds some;
+    otherwise the current ones stay, unless the restored config moves the API origin, which drops them."""
     integration = _lock(integration)
     version = IntegrationVersion.objects.filter(integration=integration, number=number).first()
     if version is None:
         raise NotFound("version", f"Version {number} of this integration not found.")
     changed = []
+    old_config = integration.config
     for field in ("config", "settings"):
         value = version.snapshot.get(field, {})
         if getattr(integration, field) != value:
             setattr(integration, field, value)
             changed.append(field)
+    restored = version.credentials if restore_credentials and version.credentials_set else None
+    moved = "config" in changed and _origin_moved(integration, old_config)
+    if moved and _drop_credentials(integration, keep_tenant=bool(restored), actor=actor, reason="origin_changed"):
+        changed.append("credentials")
     connection = _tenant_connection(integration)
-    restored = version.credentials if version.credentials_set else None
     if restored and _live_credentials(connection) != restored:
         credential_type = version.snapshot.get("credentialType") or integration.provider.auth_type
         connection = _store_credentials(integration, restored, credential_type)
-        changed.append("credentials")
+        if "credentials" not in changed:
+            changed.append("credentials")
     integration.save()
     _record_version(integration, changed, actor, extra={"restoredFrom": number})
     log_activity(

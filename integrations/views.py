@@ -1,12 +1,15 @@
 """`/api/v1/integrations…`: CRUD, by provider, activate/deactivate, versions and activity logs (thin: validate →
 one service or selector → serialize)."""
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from accounts.models import Permission
+from accounts.models import Permission, Role
+from config.api import CamelCased, page_body, parse_page_params
+from config.errors import PermissionDenied
 from integrations import selectors, services
 from integrations.models import Integration
 from integrations.serializers import (
@@ -16,8 +19,12 @@ from integrations.serializers import (
     IntegrationCreateSerializer,
     IntegrationSerializer,
     IntegrationUpdateSerializer,
+    RestoreVersionSerializer,
     VersionDetailSerializer,
     VersionSerializer,
+    activity_representations,
+    integration_page_representations,
+    integration_representations,
 )
 from tenants.scoping import TenantScopedViewSetMixin
 
@@ -25,6 +32,11 @@ _LIST_PARAMS = [
     OpenApiParameter(name, str, required=False)
     for name in ("provider", "status", "category", "type", "environment", "search", "sortBy", "sortOrder")
 ]
+ORIGIN_CHANGE_NOTE = (
+    "A `config` change that moves the API origin (scheme, host or port, e.g. custom_api's `baseUrl` or Zendesk's "
+    "`subdomain`) drops the stored credentials, the tenant's and every user's (`credentialsSet` false, "
+    "`integration.disconnected` with `reason: origin_changed`), unless new `credentials` come in the same request."
+)
 _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status", "type", "from", "to")]
 
 
@@ -34,8 +46,14 @@ _LOG_PARAMS = [OpenApiParameter(name, str, required=False) for name in ("status"
         summary="Create an integration", request=IntegrationCreateSerializer, responses={201: IntegrationSerializer}
     ),
     retrieve=extend_schema(summary="Get an integration"),
-    update=extend_schema(summary="Update an integration (fields optional)", request=IntegrationUpdateSerializer),
-    partial_update=extend_schema(summary="Update an integration", request=IntegrationUpdateSerializer),
+    update=extend_schema(
+        summary="Update an integration (fields optional)",
+        request=IntegrationUpdateSerializer,
+        description=ORIGIN_CHANGE_NOTE,
+    ),
+    partial_update=extend_schema(
+        summary="Update an integration", request=IntegrationUpdateSerializer, description=ORIGIN_CHANGE_NOTE
+    ),
     destroy=extend_schema(summary="Delete an integration and what hangs off it (admin only)"),
 )
 class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
@@ -54,16 +72,28 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return selectors.integration_queryset(tenant=self.tenant)
 
     def _detail(self, integration: Integration) -> dict:
-        return IntegrationSerializer(selectors.integration_get(tenant=self.tenant, integration_id=integration.pk)).data
+        return self._fast_detail(integration.pk)
+
+    def _fast_detail(self, pk) -> CamelCased:
+        """One integration through the fast representation (one query); a 404 when it is not the tenant's."""
+        rows = integration_representations(selectors.integration_row_queryset(tenant=self.tenant).filter(pk=pk))
+        if not rows:
+            raise Http404
+        return CamelCased(rows[0])
 
     def _page(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
+    def _fast_page(self, filters) -> Response:
+        """A page in two SQL statements (count, rows), written without serializers (see selectors.integration_page)."""
+        limit, offset = parse_page_params(self.request.query_params)
+        total, rows = selectors.integration_page(tenant=self.tenant, filters=filters, limit=limit, offset=offset)
+        items = integration_page_representations(rows)
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
+
     def list(self, request):
-        return self._page(
-            selectors.integration_list(tenant=self.tenant, filters=request.query_params), IntegrationSerializer
-        )
+        return self._fast_page(request.query_params)
 
     @extend_schema(
         summary="The tenant's integrations of one provider",
@@ -71,10 +101,11 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         responses=IntegrationSerializer(many=True),
     )
     def by_provider(self, request, key=None):
-        queryset = selectors.integration_list_by_provider(
-            tenant=self.tenant, provider_key=key, filters=request.query_params
-        )
-        return self._page(queryset, IntegrationSerializer)
+        selectors.provider_must_exist(provider_key=key)
+        params = {
+            k: v for k, v in request.query_params.items() if k not in ("provider", "providerName", "provider_name")
+        }
+        return self._fast_page({**params, "provider": key})
 
     def create(self, request):
         serializer = IntegrationCreateSerializer(data=request.data)
@@ -83,7 +114,7 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         return Response(self._detail(integration), status=http_status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
-        return Response(IntegrationSerializer(self.get_object()).data)
+        return Response(self._fast_detail(pk))
 
     def update(self, request, pk=None):
         integration = self.get_object()
@@ -120,7 +151,10 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Activity log", parameters=_LOG_PARAMS, responses=ActivityLogSerializer(many=True))
     def logs(self, request, pk=None):
         queryset = selectors.activity_list(integration=self.get_object(), filters=request.query_params)
-        return self._page(queryset, ActivityLogSerializer)
+        limit, offset = parse_page_params(request.query_params)
+        total = queryset.count()
+        items = activity_representations(queryset[offset : offset + limit]) if offset < total else []
+        return Response(CamelCased(page_body(items, total=total, limit=limit, offset=offset)))
 
     @extend_schema(
         operation_id="integration_versions_list",
@@ -139,9 +173,26 @@ class IntegrationViewSet(TenantScopedViewSetMixin, viewsets.GenericViewSet):
         version = selectors.version_get(integration=self.get_object(), number=number)
         return Response(VersionDetailSerializer(version).data)
 
-    @extend_schema(summary="Restore a version (makes a new version)", request=None, responses=IntegrationSerializer)
+    @extend_schema(
+        summary="Restore a version (makes a new version)",
+        description="Restores the version's `config` and `settings`. Credentials are restored only with "
+        "`restoreCredentials: true`, which needs the admin role (403 otherwise); without it the current credentials "
+        "stay, unless the restored config moves the API origin (scheme, host, port): then they are dropped "
+        "(`credentialsSet` false) and the integration must be connected again.",
+        request=RestoreVersionSerializer,
+        responses=IntegrationSerializer,
+    )
     def restore_version(self, request, pk=None, number=None):
+        integration = self.get_object()
+        body = RestoreVersionSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        restore_credentials = body.validated_data["restore_credentials"]
+        if restore_credentials and request.membership.role != Role.ADMIN:
+            raise PermissionDenied(
+                "Only an admin may restore credentials from a version (restoreCredentials).",
+                details={"restoreCredentials": ["Requires the admin role."]},
+            )
         integration = services.integration_restore_version(
-            integration=self.get_object(), number=number, actor=request.user
+            integration=integration, number=number, actor=request.user, restore_credentials=restore_credentials
         )
         return Response(self._detail(integration))

@@ -1,12 +1,15 @@
 """Django admin for the provider catalog: filters, search, bulk status actions; hand edits get locked for sync."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 
 from providers.catalog_loader import CatalogError, validate_entry
 from providers.models import Provider, ProviderStatus
 from providers.services import (
+    CLIENT_ID_KEY,
+    CLIENT_SECRET_KEY,
     MODEL_FIELDS,
     catalog_error_details,
     provider_bulk_set_status,
@@ -41,8 +44,19 @@ class ProviderAdminForm(forms.ModelForm):
         for field in MODEL_FIELDS:
             if field in cleaned:
                 setattr(candidate, field, cleaned[field])
+        stored = set()
+        if isinstance(candidate.oauth_config, dict) and candidate.oauth_config.get(CLIENT_ID_KEY):
+            stored.add(CLIENT_ID_KEY)
+        secret_kept = self.instance.oauth_client_secret and not cleaned.get("clear_client_secret")
+        if cleaned.get("new_client_secret") or secret_kept:
+            stored.add(CLIENT_SECRET_KEY)
         try:
-            validate_entry(provider_entry(candidate), source="<admin>")
+            validate_entry(
+                provider_entry(candidate),
+                source="<admin>",
+                http_allowed_networks=settings.PROVIDER_ALLOWED_NETWORKS,
+                stored_client=stored,
+            )
         except CatalogError as exc:
             for field_path, problems in catalog_error_details(exc).items():
                 root = field_path.split(".", 1)[0].split("[", 1)[0]

@@ -1,7 +1,12 @@
 """Load and validate the provider catalog shipped in ``providers/catalog/*.json``.
 
-One JSON file per provider; the file name (without ``.json``) is the provider key. Keys are camelCase and every key
-of :data:`PROVIDER_ENTRY_SCHEMA` must be present (``null`` / ``[]`` / ``false`` when not applicable).
+One JSON file per provider; the file name (without ``.json``) is the provider key. Keys are camelCase. A file (or a
+super admin's POST) may leave optional keys out: :func:`complete_entry` fills them with defaults derived from the rest
+(an ``api_key`` provider gets a credential schema for ``apiKey``, an ``oauth2`` one ``scopeSeparator " "`` and no extra
+parameters, ...), and the completed entry must then hold every key of :data:`PROVIDER_ENTRY_SCHEMA`.
+
+URLs are ``https://``; ``http://`` only for hosts inside the networks the caller allows (``PROVIDER_ALLOWED_NETWORKS``
+in settings, empty by default: test and on-premise authorization servers).
 
 This module is deliberately pure Python (stdlib + ``jsonschema``) so it can be used by management commands, tests and
 tooling without Django being configured.
@@ -17,17 +22,30 @@ Placeholders
   ``configSchema`` or ``credentialSchema``), or, for ``authType == "oauth2"`` only, from a value learnt while
   connecting, listed in :data:`CONNECTION_DERIVED_PLACEHOLDERS` (e.g. Salesforce ``instanceUrl``).
 
+Learnt values come only from what the provider answered while connecting (the connection's metadata), never from
+a tenant's config or credentials, so an oauth2 entry's schemas may not define a property of that name. A learnt
+value that holds a URL (:data:`CONNECTION_DERIVED_URL_PLACEHOLDERS`) must be https on a host under one of the
+domains the entry lists in ``oauthConfig.learntUrlDomains`` (:func:`learnt_url_problem`); an entry that uses one must
+list them. See docs/security.md (SSRF policy).
+
+OAuth client credentials are read from environment variables the entry names: ``clientIdEnv`` must end in
+``_CLIENT_ID`` and ``clientSecretEnv`` in ``_CLIENT_SECRET`` (:func:`oauth_env_name_problem`), so no entry can
+name a server secret such as ``SECRET_KEY`` or ``DATABASE_URL``. Either may be left out when the super admin stores
+``clientId`` / ``clientSecret`` in the provider's settings instead.
+
 :func:`render_template` fills them in.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
@@ -35,10 +53,14 @@ from jsonschema.exceptions import SchemaError, ValidationError
 __all__ = [
     "CATALOG_DIR",
     "CONNECTION_DERIVED_PLACEHOLDERS",
+    "CONNECTION_DERIVED_URL_PLACEHOLDERS",
     "PROVIDER_ENTRY_SCHEMA",
     "CatalogError",
     "MissingPlaceholder",
+    "complete_entry",
+    "learnt_url_problem",
     "load_catalog",
+    "oauth_env_name_problem",
     "placeholders",
     "render_template",
     "validate_entry",
@@ -54,6 +76,12 @@ CONNECTION_DERIVED_PLACEHOLDERS: dict[str, str] = {
     "baseUri": "DocuSign: `accounts[].base_uri` of GET https://account.docusign.com/oauth/userinfo after the exchange",
     "accountId": "DocuSign: `accounts[].account_id` of the same userinfo response (the default account)",
 }
+
+#: The learnt values that hold a base URL (https://host): checked with :func:`learnt_url_problem` wherever used.
+CONNECTION_DERIVED_URL_PLACEHOLDERS = frozenset({"instanceUrl", "baseUri"})
+
+#: What the environment variable names of an OAuth client must end with (see :func:`oauth_env_name_problem`).
+OAUTH_ENV_SUFFIXES = {"clientIdEnv": "_CLIENT_ID", "clientSecretEnv": "_CLIENT_SECRET"}
 
 PLACEHOLDER_RE = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
 
@@ -84,9 +112,19 @@ INBOUND_SIGNATURE_SCHEMES = ["hmac_sha256", "stripe", "github", "slack", "standa
 ENTITY_OPERATIONS = ["read", "create", "update", "delete"]
 
 # https://… or a leading placeholder that itself holds an https base URL ("{instanceUrl}/services/…", "{baseUrl}").
-URL_PATTERN = r"^(https://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
+# http://… passes the schema but is refused by validate_entry unless its host lies in an allowed network.
+URL_PATTERN = r"^(https?://|\{[a-zA-Z][a-zA-Z0-9_]*\})\S*$"
+#: oauthConfig / entry fields holding URLs the server calls: http:// is checked against the allowed networks.
+HTTP_CHECKED_URLS = (
+    "apiBaseUrl",
+    "oauthConfig.authorizationUrl",
+    "oauthConfig.tokenUrl",
+    "oauthConfig.revocationUrl",
+    "oauthConfig.issuer",
+)
 _SNAKE = r"^[a-z][a-z0-9_]*$"
 _ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+_DOMAIN = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 _url = {"type": "string", "pattern": URL_PATTERN}
 _nullable_url = {"type": ["string", "null"], "pattern": URL_PATTERN}
@@ -168,18 +206,11 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
         "oauthConfig": {
             "type": ["object", "null"],
             "additionalProperties": False,
-            "required": [
-                "authorizationUrl",
-                "tokenUrl",
-                "revocationUrl",
-                "scopes",
-                "scopeSeparator",
-                "pkce",
-                "extraAuthorizationParams",
-                "clientIdEnv",
-                "clientSecretEnv",
-            ],
+            # authorizationUrl/tokenUrl may come from discovery (issuer); clientIdEnv/clientSecretEnv are needed only
+            # when no client is stored with the provider (validate_entry checks both).
+            "required": ["revocationUrl", "scopes", "scopeSeparator", "pkce", "extraAuthorizationParams"],
             "properties": {
+                "issuer": {"type": "string", "pattern": r"^https?://[^\s?#]+$"},
                 "authorizationUrl": _url,
                 "tokenUrl": _url,
                 "revocationUrl": _nullable_url,
@@ -190,6 +221,15 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
                 "clientIdEnv": {"type": "string", "pattern": _ENV_NAME},
                 "clientSecretEnv": {"type": "string", "pattern": _ENV_NAME},
                 "refreshMarginSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                "keepAliveHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
+                "giveUpAfterHours": {"type": "number", "exclusiveMinimum": 0, "maximum": 8760},
+                # Domains (e.g. "salesforce.com") a URL learnt while connecting must be on or under.
+                "learntUrlDomains": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"type": "string", "pattern": _DOMAIN},
+                },
             },
         },
         "apiKeyPlacement": {
@@ -248,10 +288,19 @@ PROVIDER_ENTRY_SCHEMA: dict[str, Any] = {
         },
         "icon": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
         "color": {"type": "string", "pattern": r"^#[0-9A-Fa-f]{6}$"},
-        "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+        "version": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"},
         "isPremium": {"type": "boolean"},
         "requiredPlan": {"type": ["string", "null"], "minLength": 1},
         "notes": {"type": ["string", "null"], "minLength": 1},
+        "rateLimit": {
+            "description": "This provider's budget per connection, shared by every call (see providers.budget).",
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "requestsPerMinute": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+                "maxWaitSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 3600},
+            },
+        },
     },
     "allOf": [
         {
@@ -327,6 +376,12 @@ def _field_path(path: Any) -> str:
 
 
 def _describe(error: ValidationError) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # Name the unknown key itself, so an API caller gets it as a field error ("fooBar": [...]).
+        allowed = set((error.schema or {}).get("properties") or {})
+        unknown = sorted(str(k) for k in error.instance if k not in allowed)
+        if len(unknown) == 1:
+            return f"{_field_path([*error.absolute_path, unknown[0]])}: {error.message}"
     message = f"{_field_path(error.absolute_path)}: {error.message}"
     schema_path = list(error.absolute_schema_path)
     if len(schema_path) >= 2 and schema_path[0] == "allOf" and isinstance(schema_path[1], int):
@@ -366,6 +421,52 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER_RE.sub(fill, template)
 
 
+def oauth_env_name_problem(key: str, value: Any) -> str | None:
+    """Why `value` cannot be `oauthConfig.<key>` (``clientIdEnv`` / ``clientSecretEnv``), None when it can.
+
+    The value names an environment variable read for the OAuth client; only names ending in ``_CLIENT_ID`` /
+    ``_CLIENT_SECRET`` are allowed, so a provider entry (which a super admin may edit) cannot make the server send
+    ``SECRET_KEY``, ``ENCRYPTION_KEYS`` or ``DATABASE_URL`` to a URL of its choosing.
+    """
+    suffix = OAUTH_ENV_SUFFIXES[key]
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", value) or not value.endswith(suffix):
+        return f"must be the name of an environment variable ending in {suffix} (e.g. ACME{suffix})"
+    return None
+
+
+def learnt_url_problem(value: Any, domains: list[str] | tuple[str, ...] | None) -> str | None:
+    """Why `value` cannot be a learnt base URL (Salesforce's instance_url, DocuSign's base_uri), None when it can.
+
+    It must be ``https://host`` (a trailing ``/`` allowed), with no credentials, port, path, query or fragment, and
+    its host must equal one of `domains` or end in ``.<domain>``. Applied when the provider's answer is stored and
+    again before every request that uses it.
+    """
+    allowed = [str(d).lower().strip(".") for d in (domains or []) if d]
+    where = " or ".join(f"*.{d}" for d in allowed) or "the provider's domains (the catalog lists none)"
+    problem = f"must be an https URL on {where}"
+    if not isinstance(value, str) or not allowed or any(ord(c) <= 0x20 or c == "\\" for c in value):
+        return problem
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return problem
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme != "https"
+        or not host
+        or "@" in parts.netloc
+        or port is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        return problem
+    if not any(host == domain or host.endswith("." + domain) for domain in allowed):
+        return problem
+    return None
+
+
 def _required_props(schema: Mapping[str, Any] | None) -> set[str]:
     if not schema:
         return set()
@@ -394,6 +495,154 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
     for field in ("authorizationUrl", "tokenUrl", "revocationUrl"):
         for name in sorted(placeholders(oauth.get(field)) - config):
             problems.append(f"oauthConfig.{field}: placeholder {{{name}}} is not a required property of configSchema")
+
+    if derived:
+        # A learnt value is filled from the connection's metadata only: a tenant-typed property of the same name
+        # would suggest otherwise (and once let a tenant aim API calls anywhere).
+        for field in ("configSchema", "credentialSchema"):
+            for name in sorted(set((entry.get(field) or {}).get("properties") or {}) & derived):
+                problems.append(f"{field}.properties.{name}: {name} is learnt while connecting and cannot be typed in")
+        used = set().union(*(placeholders(t) for t in request_fields.values()))
+        if used & CONNECTION_DERIVED_URL_PLACEHOLDERS and not oauth.get("learntUrlDomains"):
+            names = ", ".join(f"{{{n}}}" for n in sorted(used & CONNECTION_DERIVED_URL_PLACEHOLDERS))
+            problems.append(f"oauthConfig.learntUrlDomains: required when apiBaseUrl uses {names}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Defaults of a sparse entry
+# ---------------------------------------------------------------------------------------------------------------
+
+API_KEY_CREDENTIAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiKey"],
+    "properties": {"apiKey": {"type": "string", "minLength": 1, "title": "API key"}},
+}
+BASIC_CREDENTIAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}},
+}
+OAUTH_CONFIG_DEFAULTS: dict[str, Any] = {
+    "revocationUrl": None,
+    "scopes": [],
+    "scopeSeparator": " ",
+    "pkce": True,
+    "extraAuthorizationParams": {},
+}
+
+
+def complete_entry(entry: Any) -> Any:
+    """``entry`` with every optional key it leaves out filled from the rest of it (a non-dict is returned as is).
+
+    What a hand-written entry (seed-style POST body, sparse catalog file) may omit: ``description`` (the display
+    name), the ``supports*`` flags (false; ``supportsSearch`` true when ``searchableEntities`` are named), lists
+    (empty), ``credentialSchema`` (``apiKey`` for an ``api_key`` provider, ``username``/``password`` for ``basic``),
+    in ``oauthConfig`` the revocation URL (none), scopes (none), ``scopeSeparator`` (" "), PKCE (on) and extra
+    parameters (none). Keys given, even as null, are kept: validation judges them.
+    """
+    if not isinstance(entry, dict):
+        return entry
+    key = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
+    auth_type = entry.get("authType")
+    searchable = entry.get("searchableEntities")
+    credential_schema = None
+    if auth_type == "api_key":
+        credential_schema = API_KEY_CREDENTIAL_SCHEMA
+    elif auth_type == "basic":
+        credential_schema = BASIC_CREDENTIAL_SCHEMA
+    defaults: dict[str, Any] = {
+        "description": entry.get("displayName") or entry.get("name"),
+        "status": "active",
+        "audience": "tenant",
+        "capabilities": [],
+        "supportedSyncDirections": [],
+        "supportsRealtime": False,
+        "supportsWebhooks": False,
+        "supportsNotifications": False,
+        "supportsSearch": bool(searchable) if isinstance(searchable, list) else False,
+        "searchableEntities": [],
+        "searchCapabilities": {"fullText": False, "fieldSpecific": False, "filtered": False},
+        "requiresUserScoping": False,
+        "oauthConfig": None,
+        "apiKeyPlacement": None,
+        "credentialSchema": credential_schema,
+        "configSchema": None,
+        "healthCheck": None,
+        "apiBaseUrl": None,
+        "inboundSignatureScheme": None,
+        "docsUrl": None,
+        "availableEntities": [],
+        "entityMappings": [],
+        "icon": key.replace("_", "-") or "plug",
+        "color": "#6B7280",
+        "version": "1.0.0",
+        "isPremium": False,
+        "requiredPlan": None,
+        "notes": None,
+    }
+    completed = {**defaults, **entry}
+    if isinstance(completed.get("searchCapabilities"), dict):
+        completed["searchCapabilities"] = {**defaults["searchCapabilities"], **completed["searchCapabilities"]}
+    if isinstance(completed.get("oauthConfig"), dict):
+        completed["oauthConfig"] = {**OAUTH_CONFIG_DEFAULTS, **completed["oauthConfig"]}
+    return completed
+
+
+def host_in_networks(host: str, networks: Iterable[str]) -> bool:
+    """True when ``host`` (an IP literal or a name, resolved now) has only addresses inside ``networks``."""
+    parsed = []
+    for item in networks:
+        try:
+            parsed.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            continue
+    if not parsed or not host:
+        return False
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    return bool(addresses) and all(
+        any(address.version == net.version and address in net for net in parsed) for address in addresses
+    )
+
+
+def _http_problems(entry: Mapping[str, Any], allowed_networks: Iterable[str]) -> list[str]:
+    networks = list(allowed_networks or ())
+    oauth = entry.get("oauthConfig") if isinstance(entry.get("oauthConfig"), dict) else {}
+    problems = []
+    for name in HTTP_CHECKED_URLS:
+        value = oauth.get(name.split(".", 1)[1]) if name.startswith("oauthConfig.") else entry.get(name)
+        if not isinstance(value, str) or not value.lower().startswith("http://"):
+            continue
+        host = urlsplit(value).hostname or ""
+        if not host_in_networks(host, networks):
+            problems.append(f"{name}: http:// is allowed only for hosts inside PROVIDER_ALLOWED_NETWORKS; use https://")
+    return problems
+
+
+def _oauth_problems(entry: Mapping[str, Any], stored_client: Iterable[str]) -> list[str]:
+    oauth = entry.get("oauthConfig")
+    if not isinstance(oauth, dict):
+        return []
+    problems = []
+    if not oauth.get("issuer"):
+        for name in ("authorizationUrl", "tokenUrl"):
+            if not oauth.get(name):
+                problems.append(f"oauthConfig.{name}: required unless oauthConfig.issuer is given (discovery)")
+    stored = set(stored_client or ())
+    for env_key, client_key in (("clientIdEnv", "clientId"), ("clientSecretEnv", "clientSecret")):
+        if env_key in oauth:  # optional, but when given only a *_CLIENT_ID / *_CLIENT_SECRET name (os.environ)
+            problem = oauth_env_name_problem(env_key, oauth[env_key])
+            if problem:
+                problems.append(f"oauthConfig.{env_key}: {problem}")
+        elif client_key not in stored:
+            problems.append(f"oauthConfig.{env_key}: required unless oauthConfig.{client_key} is given")
     return problems
 
 
@@ -402,8 +651,17 @@ def _placeholder_problems(entry: Mapping[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
-    """Validate one catalog entry and return it unchanged.
+def validate_entry(
+    entry: dict[str, Any],
+    *,
+    source: str,
+    http_allowed_networks: Iterable[str] = (),
+    stored_client: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Validate one (completed, see :func:`complete_entry`) catalog entry and return it unchanged.
+
+    ``http_allowed_networks``: CIDRs whose hosts may be called over ``http://``. ``stored_client``: which of
+    ``clientId`` / ``clientSecret`` the provider has stored (then ``clientIdEnv`` / ``clientSecretEnv`` are optional).
 
     ``source`` names where the entry came from (a file path, or e.g. ``"<test>"``); when it ends in ``.json`` the
     entry's ``provider`` must equal the file stem. Besides :data:`PROVIDER_ENTRY_SCHEMA` this checks that
@@ -443,6 +701,8 @@ def validate_entry(entry: dict[str, Any], *, source: str) -> dict[str, Any]:
             problems.append(f"entityMappings[{index}].entity: {mapping['entity']!r} is not one of availableEntities")
 
     problems.extend(_placeholder_problems(entry))
+    problems.extend(_oauth_problems(entry, stored_client))
+    problems.extend(_http_problems(entry, http_allowed_networks))
     if problems:
         raise CatalogError(source, problems)
     return entry
@@ -456,8 +716,8 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def load_catalog(directory: Path = CATALOG_DIR) -> list[dict[str, Any]]:
-    """Load and validate every ``*.json`` file in ``directory`` (sorted by file name).
+def load_catalog(directory: Path = CATALOG_DIR, *, http_allowed_networks: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Load, complete (:func:`complete_entry`) and validate every ``*.json`` file in ``directory`` (sorted by name).
 
     Raises :class:`CatalogError` naming the file (and line/column for invalid JSON) on the first bad file. Provider
     keys are unique because each must equal its file name.
@@ -471,5 +731,7 @@ def load_catalog(directory: Path = CATALOG_DIR) -> list[dict[str, Any]]:
             raise CatalogError(source, [f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise CatalogError(source, [f"cannot read file: {exc}"]) from exc
-        entries.append(validate_entry(entry, source=source))
+        entries.append(
+            validate_entry(complete_entry(entry), source=source, http_allowed_networks=http_allowed_networks)
+        )
     return entries

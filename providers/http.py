@@ -4,17 +4,23 @@
 
 What every call gets, whoever makes it:
 - timeouts always: connect 5 s, read `PROVIDER_HTTP_TIMEOUT_SECONDS` (20 s) unless the caller gives its own;
-- retries with exponential backoff on 429 and 5xx (and on connection errors before anything was sent), at most
-  `max_retries` (2), honouring `Retry-After` up to `PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS`; a longer Retry-After is
-  not waited for: the 429 is returned at once. 5xx and connection errors are retried for idempotent methods only
-  (POST when the caller says `idempotent=True`, e.g. a search POST);
+- retries with exponential backoff on 5xx (and on connection errors before anything was sent), at most
+  `max_retries` (2), honouring `Retry-After` up to `PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS`, for idempotent methods
+  only (POST when the caller says `idempotent=True`, e.g. a search POST). A 429 is never retried: it is returned at
+  once, and what it says is learnt by the connection's shared rate budget (`providers.budget`), which refuses
+  further calls (`ProviderRateLimited`, 429) until the provider's wait is over;
+- one CA bundle (`REQUESTS_CA_BUNDLE`, for a private CA of on-premise systems) trusted by every session, and proxy
+  environment variables (`HTTPS_PROXY`, …) and .netrc ignored (`trust_env` off);
 - for an OAuth connection, a 401 triggers one single-flight refresh of the connection's tokens and one retry;
 - one activity-log entry per call (type `api_call`: method, host + path without the query string, status,
   duration, attempts) when an integration is given;
 - secrets redacted: no header, query string or known secret value reaches a log line, an activity entry or an
   error message;
-- tenant-supplied base URLs (`ssrf_guard=True`, e.g. custom_api's `{baseUrl}`) are checked with
-  `webhooks.destinations.check_url` and sent through its connection-time guarded session.
+- a host that comes from a placeholder (`ssrf_guard=True`: custom_api's `{baseUrl}`, Zendesk's `{subdomain}`,
+  Salesforce's learnt `{instanceUrl}`) is checked with `webhooks.destinations.check_url` (resolving the name first
+  unless `resolve_host=False`) and sent through its connection-time guarded session, which follows no redirect
+  (the auth proxy always is; `extra_allowed_networks` adds `PROVIDER_ALLOWED_NETWORKS` for hosts the catalog itself
+  names).
 
 The response is returned whatever its status; the caller interprets it. Network failures raise `ProviderUnreachable`
 (a 502 CONNECTION_FAILED), a refused destination raises `UnsafeBaseUrl` (a 400 VALIDATION_ERROR).
@@ -22,7 +28,6 @@ The response is returned whatever its status; the caller interprets it. Network 
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import re
@@ -37,11 +42,13 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from config.errors import ConnectionFailed, ValidationFailed
+from providers import budget as budgets
+from providers.budget import retry_after_from_header
 from webhooks.destinations import UnsafeDestination, check_url, find_unsafe_destination, safe_session
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 REDACTED = "[REDACTED]"
 USER_AGENT = "integration-framework/1.0"
@@ -93,15 +100,34 @@ def url_for_log(url: str, secrets: Iterable[str] = ()) -> tuple[str, str]:
 
 # --- sessions -------------------------------------------------------------------------------------------------------
 _plain_session: requests.Session | None = None
-_guarded_session: requests.Session | None = None
+_guarded_sessions: dict[tuple[str, ...], requests.Session] = {}
 
 
-def _session(guarded: bool) -> requests.Session:
-    global _plain_session, _guarded_session
+def ca_bundle() -> str | bool:
+    """What every provider session verifies TLS against: the operator's `REQUESTS_CA_BUNDLE`, else certifi's."""
+    return getattr(settings, "REQUESTS_CA_BUNDLE", "") or True
+
+
+def configure_session(session: requests.Session) -> requests.Session:
+    """Proxy variables and .netrc ignored, the operator's CA bundle trusted (every session that calls a provider)."""
+    session.trust_env = False
+    session.verify = ca_bundle()
+    return session
+
+
+def guarded_networks(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*(getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", None) or []), *extra]))
+
+
+def _session(guarded: bool, networks: tuple[str, ...] = ()) -> requests.Session:
+    global _plain_session
     if guarded:
-        if _guarded_session is None:
-            _guarded_session = safe_session()
-        return _guarded_session
+        session = _guarded_sessions.get(networks)
+        if session is None:
+            session = _guarded_sessions[networks] = safe_session(allowed_networks=list(networks))
+            session.headers["User-Agent"] = USER_AGENT
+        session.verify = ca_bundle()  # read per call: settings may change (tests, reloads)
+        return session
     if _plain_session is None:
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=50, pool_maxsize=50, max_retries=0)
@@ -109,7 +135,7 @@ def _session(guarded: bool) -> requests.Session:
         session.mount("http://", adapter)
         session.headers["User-Agent"] = USER_AGENT
         _plain_session = session
-    return _plain_session
+    return configure_session(_plain_session)
 
 
 def default_timeout() -> tuple[float, float]:
@@ -121,16 +147,8 @@ def default_timeout() -> tuple[float, float]:
 
 def retry_after_seconds(response: requests.Response) -> float | None:
     """`Retry-After` as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    value = retry_after_from_header(response.headers.get("Retry-After"))
+    return None if value is None else max(0.0, value)
 
 
 def _backoff(attempt: int) -> float:
@@ -155,19 +173,28 @@ def provider_request(
     idempotent: bool | None = None,
     refresh_on_401: bool = True,
     ssrf_guard: bool = False,
+    extra_allowed_networks: Iterable[str] = (),
+    resolve_host: bool = True,
     log_activity: bool = True,
     secrets: Iterable[str] = (),
+    stream: bool = False,
 ) -> requests.Response:
     """Send one request to a third party (see the module docstring). `authenticate(connection)` is called before
-    every attempt, so a retry after a token refresh carries the new token."""
+    every attempt, so a retry after a token refresh carries the new token. With an integration, the call draws
+    from the (provider, connection) rate budget first and feeds what the answer says back into it."""
     method = method.upper()
     may_retry_5xx = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
     known_secrets = set(secrets)
+    networks = guarded_networks(extra_allowed_networks) if ssrf_guard else ()
     if ssrf_guard:
         try:
-            check_url(url)
+            check_url(url, allowed_networks=list(networks), resolve=resolve_host)
         except UnsafeDestination as exc:
             raise UnsafeBaseUrl(f"The API base URL is not allowed: {redact(str(exc), known_secrets)}.")
+    budget_provider = getattr(integration, "provider", None) if integration is not None else None
+    budget_connection = getattr(connection, "pk", None)
+    if budget_provider is not None:
+        budgets.acquire(provider=budget_provider, connection_id=budget_connection)
 
     started = time.monotonic()
     attempts = 0
@@ -180,7 +207,7 @@ def provider_request(
         auth = authenticate(connection) if authenticate else RequestAuth()
         known_secrets.update(auth.secrets)
         try:
-            response = _session(ssrf_guard).request(
+            response = _session(ssrf_guard, networks).request(
                 method,
                 url,
                 params={**(params or {}), **auth.params} or None,
@@ -190,6 +217,7 @@ def provider_request(
                 auth=auth.auth,
                 timeout=timeout or default_timeout(),
                 allow_redirects=not ssrf_guard,
+                stream=stream,
             )
             error = None
         except (UnsafeDestination, requests.RequestException) as exc:
@@ -213,6 +241,10 @@ def provider_request(
             break
 
         status = response.status_code
+        if budget_provider is not None:
+            budgets.learn(
+                provider=budget_provider, connection_id=budget_connection, status=status, headers=response.headers
+            )
         if (
             status == 401
             and refresh_on_401
@@ -224,7 +256,7 @@ def provider_request(
             refreshed = True
             if _refresh_after_401(connection):
                 continue
-        if status in RETRY_STATUSES and retries_left > 0 and (status == 429 or may_retry_5xx):
+        if status in RETRY_STATUSES and retries_left > 0 and may_retry_5xx:
             wait = retry_after_seconds(response)
             cap = float(getattr(settings, "PROVIDER_HTTP_MAX_RETRY_AFTER_SECONDS", 10))
             if wait is not None and wait > cap:

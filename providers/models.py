@@ -76,10 +76,14 @@ class Provider(models.Model):
     entity_mappings = models.JSONField(default=list, blank=True)
     icon = models.CharField(max_length=100, blank=True)
     color = models.CharField(max_length=20, blank=True)
-    version = models.CharField(max_length=20, default="1.0.0")
+    version = models.CharField(
+        max_length=64, default="1.0.0", help_text="Any non-empty label, e.g. 1, 2.3.0, v2024-06."
+    )
     is_premium = models.BooleanField(default=False)
     required_plan = models.CharField(max_length=50, blank=True)
     notes = models.TextField(blank=True)
+    # {"requestsPerMinute": int | null, "maxWaitSeconds": int | null}: the budget per connection (providers.budget).
+    rate_limit = models.JSONField(null=True, blank=True)
     # Fields a super admin changed by hand; sync_providers leaves them alone.
     locked_fields = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

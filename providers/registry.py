@@ -68,8 +68,8 @@ def registered_keys() -> list[str]:
 def get_client(integration, *, connection=None) -> ProviderClient:
     """The client for `integration`'s provider, authenticated with `connection`.
 
-    Without `connection`: the tenant-level connection when the integration is not user-scoped, else the most
-    recently validated active user connection (what a health check uses); None when there is none.
+    Without `connection`: the tenant-level connection when the integration is not user-scoped; None for a
+    user-scoped one (a user's grant is used only for that user: pass their connection).
     """
     if connection is None:
         from integrations.connections import default_connection

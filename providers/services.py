@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import transaction
 
 from config.errors import Conflict, ValidationFailed
-from providers.catalog_loader import CatalogError, validate_entry
-from providers.models import Audience, Provider, ProviderStatus
+from providers.catalog_loader import CatalogError, complete_entry, oauth_env_name_problem, validate_entry
+from providers.models import Provider, ProviderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ ENTRY_FIELDS: dict[str, str] = {
     "isPremium": "is_premium",
     "requiredPlan": "required_plan",
     "notes": "notes",
+    "rateLimit": "rate_limit",
 }
 MODEL_FIELDS = {field: key for key, field in ENTRY_FIELDS.items()}
 # Entry null <-> model "" for these text columns.
@@ -88,39 +89,8 @@ def entry_values(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_defaults(entry: dict[str, Any]) -> dict[str, Any]:
-    """Fill what a hand-written entry may leave out, so a POST need not spell every null of the file format."""
-    key = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
-    defaults = {
-        "description": entry.get("displayName") or entry.get("name"),
-        "status": ProviderStatus.ACTIVE.value,
-        "audience": Audience.TENANT.value,
-        "capabilities": [],
-        "supportedSyncDirections": [],
-        "supportsRealtime": False,
-        "supportsWebhooks": False,
-        "supportsNotifications": False,
-        "supportsSearch": False,
-        "searchableEntities": [],
-        "searchCapabilities": {"fullText": False, "fieldSpecific": False, "filtered": False},
-        "requiresUserScoping": False,
-        "oauthConfig": None,
-        "apiKeyPlacement": None,
-        "credentialSchema": None,
-        "configSchema": None,
-        "healthCheck": None,
-        "apiBaseUrl": None,
-        "inboundSignatureScheme": None,
-        "docsUrl": None,
-        "availableEntities": [],
-        "entityMappings": [],
-        "icon": key.replace("_", "-") or "plug",
-        "color": "#6B7280",
-        "version": "1.0.0",
-        "isPremium": False,
-        "requiredPlan": None,
-        "notes": None,
-    }
-    return {**defaults, **entry}
+    """Fill what a hand-written entry may leave out (see `providers.catalog_loader.complete_entry`)."""
+    return complete_entry(entry)
 
 
 def catalog_error_details(exc: CatalogError) -> dict[str, list[str]]:
@@ -136,13 +106,22 @@ def catalog_error_details(exc: CatalogError) -> dict[str, list[str]]:
     return details
 
 
-def _validate(entry: dict[str, Any], source: str) -> dict[str, Any]:
+def _validate(entry: dict[str, Any], source: str, *, stored_client: set[str] | None = None) -> dict[str, Any]:
     try:
-        return validate_entry(entry, source=source)
+        return validate_entry(
+            entry,
+            source=source,
+            http_allowed_networks=settings.PROVIDER_ALLOWED_NETWORKS,
+            stored_client=stored_client or set(),
+        )
     except CatalogError as exc:
         details = catalog_error_details(exc)
         first_field, problems = next(iter(details.items()))
         raise ValidationFailed(f"{first_field}: {problems[0]}", details=details)
+
+
+def _given(value: Any) -> bool:
+    return value is not _UNSET and isinstance(value, str) and bool(value)
 
 
 def _split_oauth_client(oauth: Any) -> tuple[Any, Any, Any]:
@@ -190,7 +169,8 @@ def provider_create(*, data: dict[str, Any], actor=None) -> Provider:
         raise ValidationFailed("The body must be a JSON object.")
     oauth, client_id, client_secret = _split_oauth_client(data.get("oauthConfig"))
     entry = entry_defaults({**data, "oauthConfig": oauth} if "oauthConfig" in data else dict(data))
-    entry = _validate(entry, source="<request>")
+    stored = {name for name, value in ((CLIENT_ID_KEY, client_id), (CLIENT_SECRET_KEY, client_secret)) if _given(value)}
+    entry = _validate(entry, source="<request>", stored_client=stored)
     if Provider.objects.filter(key=entry["provider"]).exists():
         raise Conflict(
             f"A provider with the key {entry['provider']!r} already exists.", details={"provider": entry["provider"]}
@@ -226,7 +206,12 @@ def provider_update(*, provider: Provider, data: dict[str, Any], actor=None, loc
         if isinstance(oauth, dict) and not oauth and current["oauthConfig"] is None:
             oauth = None  # only the client was given for a provider without OAuth: validation below says so if wrong
         patch["oauthConfig"] = oauth
-    entry = _validate({**current, **patch}, source="<request>")
+    stored = set()
+    if _given(client_id) or (client_id is _UNSET and (provider.oauth_config or {}).get(CLIENT_ID_KEY)):
+        stored.add(CLIENT_ID_KEY)
+    if _given(client_secret) or (client_secret is _UNSET and provider.oauth_client_secret):
+        stored.add(CLIENT_SECRET_KEY)
+    entry = _validate({**current, **patch}, source="<request>", stored_client=stored)
     changed = []
     for field, value in entry_values(entry).items():
         if field == "oauth_config" and isinstance(value, dict) and (provider.oauth_config or {}).get(CLIENT_ID_KEY):
@@ -338,12 +323,12 @@ def providers_sync(*, entries: list[dict[str, Any]], dry_run: bool = False) -> l
 
 
 # --- OAuth client ---------------------------------------------------------------------------------------------------
-def _setting_or_env(name: str | None) -> str:
-    if not name:
+def _env(name: str | None, key: str) -> str:
+    """The environment variable `name`, read only when it is an OAuth client name (`*_CLIENT_ID` /
+    `*_CLIENT_SECRET`, see `oauth_env_name_problem`); never a Django setting, so no entry can make the server send
+    SECRET_KEY or DATABASE_URL to a provider's URL."""
+    if not name or oauth_env_name_problem(key, name):
         return ""
-    value = getattr(settings, name, None)
-    if isinstance(value, str) and value:
-        return value
     return os.environ.get(name, "")
 
 
@@ -351,13 +336,13 @@ def provider_oauth_client(provider: Provider) -> tuple[str, str] | None:
     """(client_id, client_secret) for an OAuth provider, or None when either is missing.
 
     Each comes from what a super admin stored (`oauthConfig.clientId`, the encrypted `oauth_client_secret`) or else
-    from the settings/environment variable the entry names (`clientIdEnv`, `clientSecretEnv`, e.g. GOOGLE_CLIENT_ID).
+    from the environment variable the entry names (`clientIdEnv`, `clientSecretEnv`, e.g. GOOGLE_CLIENT_ID).
     """
     oauth = provider.oauth_config or {}
     if not isinstance(oauth, dict) or provider.auth_type != "oauth2":
         return None
-    client_id = oauth.get(CLIENT_ID_KEY) or _setting_or_env(oauth.get("clientIdEnv"))
-    client_secret = provider.oauth_client_secret or _setting_or_env(oauth.get("clientSecretEnv"))
+    client_id = oauth.get(CLIENT_ID_KEY) or _env(oauth.get("clientIdEnv"), "clientIdEnv")
+    client_secret = provider.oauth_client_secret or _env(oauth.get("clientSecretEnv"), "clientSecretEnv")
     if not client_id or not client_secret:
         return None
     return client_id, client_secret

@@ -113,7 +113,8 @@ def test_seed_demo_is_idempotent_and_prints_logins(capsys):
 
 
 def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ENCRYPTION_KEYS", "ENCRYPTION_KEY"}}
+    secrets = {"SECRET_KEY", "ENCRYPTION_KEYS", "ENCRYPTION_KEY", "JWT_SIGNING_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in secrets}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -128,8 +129,15 @@ def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("given", "missing"),
     [
-        ({"ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc="}, "SECRET_KEY"),
-        ({"SECRET_KEY": "x" * 50}, "ENCRYPTION_KEYS"),
+        (
+            {"ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc=", "JWT_SIGNING_KEY": "j" * 50},
+            "SECRET_KEY",
+        ),
+        ({"SECRET_KEY": "x" * 50, "JWT_SIGNING_KEY": "j" * 50}, "ENCRYPTION_KEYS"),
+        (
+            {"SECRET_KEY": "x" * 50, "ENCRYPTION_KEYS": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc="},
+            "JWT_SIGNING_KEY",
+        ),
     ],
 )
 def test_production_mode_refuses_to_start_without_secrets(given, missing):
@@ -141,7 +149,12 @@ def test_production_mode_refuses_to_start_without_secrets(given, missing):
 
 def test_production_mode_starts_with_secrets_and_seed_001_single_key():
     result = _start_django(
-        {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ENCRYPTION_KEY": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc="}
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 50,
+            "JWT_SIGNING_KEY": "j" * 50,
+            "ENCRYPTION_KEY": "eW3ms9fz6jeiUbyY4HU7gLwmc8CPhtoBXavM3hH24hc=",
+        }
     )
     assert result.returncode == 0, result.stderr
 

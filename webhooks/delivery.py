@@ -18,19 +18,21 @@ import email.utils
 import json
 import logging
 import random
+import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from webhooks import signing
+from webhooks import flow, signing
 from webhooks.destinations import UnsafeDestination, find_unsafe_destination, read_limited, safe_session
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "Outcome",
     "build_body",
     "classify_status",
+    "format_body",
     "live_secrets",
     "live_secrets_many",
     "parse_retry_after",
@@ -98,6 +101,31 @@ def build_body(*, event_id: str, event: str, timestamp: datetime, tenant_id: str
         separators=(",", ":"),
     )
     return f'{head[:-1]},"data":{data_json}}}'
+
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+
+
+def format_body(body: str, payload_format: str) -> tuple[bytes, str]:
+    """The bytes a subscription receives and their Content-Type, from the event's stored body.
+
+    ``standard``: the stored body as is. ``cloudevents``: a CloudEvents 1.0 structured-mode JSON event made from it
+    (``id`` = the message id = ``webhook-id``, ``type`` = the event, ``source`` = ``/tenants/{tenantId}``, ``time``,
+    ``data``). It is derived deterministically from the stored body, so every attempt sends the same bytes.
+    """
+    if payload_format != "cloudevents":
+        return body.encode("utf-8"), "application/json"
+    stored = json.loads(body)
+    event = {
+        "specversion": "1.0",
+        "id": stored["id"],
+        "type": stored["event"],
+        "source": f"/tenants/{stored['tenantId']}",
+        "time": stored["timestamp"],
+        "datacontenttype": "application/json",
+        "data": stored.get("data", {}),
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), CLOUDEVENTS_CONTENT_TYPE
 
 
 # --------------------------------------------------------------------------- decisions
@@ -165,22 +193,37 @@ class Outcome:
         return self.error or f"HTTP {self.response_status}"
 
 
-# What every read of a subscription's custom header shows instead of its value (values are write-only, like secrets:
-# a destination's `Authorization: Bearer …` is a credential).
+# What every read of a masked header shows instead of its value. A subscription's custom header values are write-only,
+# like secrets (a destination's `Authorization: Bearer …` is a credential); the API, the console and the portal all
+# mask through mask_headers below, so there is one rule.
 MASKED_HEADER_VALUE = "********"
-# The headers we set on every delivery (webhooks.signing.build_headers): shown as sent. A subscription cannot set
-# these names (webhooks.services._validate_headers), so any other name is one of its custom headers.
+# The headers we set on every delivery (webhooks.signing.build_headers): shown as sent, but for the signatures. A
+# subscription cannot set these names (webhooks.services._validate_headers), so any other name is a custom header.
 PLATFORM_HEADERS = frozenset(
     {"content-type", "user-agent", "x-webhook-signature", "x-webhook-event", "x-webhook-id", "x-webhook-attempt"}
     | {"x-webhook-timestamp", "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
+# Names whose values are credentials or derived from one, whoever set them (a provider's inbound headers included).
+_SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|passw|signature|credential|auth", re.IGNORECASE)
 
 
-def mask_headers(headers: dict | None) -> dict[str, str]:
-    """The names of `headers` with their values masked, but for the platform's own headers of a delivery."""
+def mask_headers(headers: Mapping | None, *, secret_names: Iterable[str] | None = None) -> dict[str, str]:
+    """`headers` for display with secret values replaced by MASKED_HEADER_VALUE.
+
+    Credential-looking names (authorization, cookie, token, key, signature…) are always masked. With `secret_names`
+    None (an outbound subscription's headers or a delivery attempt's), every header but the platform's own is a
+    custom header and masked; otherwise (inbound requests, whose headers the provider chose) only the names given.
+    """
+    custom = None if secret_names is None else {str(name).lower() for name in secret_names}
+
+    def secret(name: str) -> bool:
+        lowered = name.lower()
+        if _SENSITIVE_HEADER.search(lowered):
+            return True
+        return lowered not in PLATFORM_HEADERS if custom is None else lowered in custom
+
     return {
-        name: value if str(name).lower() in PLATFORM_HEADERS else MASKED_HEADER_VALUE
-        for name, value in (headers or {}).items()
+        str(name): MASKED_HEADER_VALUE if secret(str(name)) else str(value) for name, value in (headers or {}).items()
     }
 
 
@@ -199,13 +242,20 @@ def send_once(
     secrets: list[str],
     custom_headers: dict[str, str] | None = None,
     timeout_ms: int = 10000,
+    content_type: str = "application/json",
 ) -> Outcome:
     """POST ``body`` once, signed with ``secrets`` (newest first); never raises for a network or HTTP failure."""
     custom = dict(custom_headers or {})
     headers = {
         **custom,
         **signing.build_headers(
-            msg_id=msg_id, event=event, attempt=attempt, timestamp=int(time.time()), body=body, secrets=secrets
+            msg_id=msg_id,
+            event=event,
+            attempt=attempt,
+            timestamp=int(time.time()),
+            body=body,
+            secrets=secrets,
+            content_type=content_type,
         ),
     }
     outcome = Outcome(kind=FAILED, request_headers=_stored_headers(headers, custom))
@@ -281,11 +331,16 @@ def process_many(delivery_ids: list[str]) -> list[str | None]:
     """Claim a chunk of deliveries (one UPDATE), send them concurrently (the worker's send pool), record the
     outcomes in batches (one transaction each); returns each id's recorded outcome or None, in order.
 
-    The outcomes are recorded as the sends finish, in windows of RECORD_WINDOW seconds: a slow receiver holds back
-    only its own delivery. A delivery whose subscription is not active is given back (it waits, pending); one whose
-    send could not start while its lease still covered its timeout is given back and queued again.
+    Before sending, flow control (webhooks.flow) parks what may not be sent now, without spending an attempt: the
+    messages of an endpoint whose circuit breaker is open or that asked for a pause (one of them may be the breaker's
+    half-open probe), and those over their endpoint's concurrency cap or rate limit. The outcomes are recorded as the
+    sends finish, in windows of RECORD_WINDOW seconds: a slow receiver holds back only its own delivery, and once
+    only sends running longer than WEBHOOK_STRAGGLER_SECONDS are left, they are handed to the worker's recorder
+    thread so that this task (and the next chunk) does not wait for them. A delivery whose subscription is not
+    active is given back (it waits, pending); one whose send could not start while its lease still covered its
+    timeout is given back and queued again.
     """
-    from webhooks import services
+    from webhooks import flow_services, services
     from webhooks.models import WebhookStatus
 
     keys = [_as_uuid(i) for i in delivery_ids]
@@ -296,31 +351,87 @@ def process_many(delivery_ids: list[str]) -> list[str | None]:
     if paused:
         services.delivery_release_many(delivery_ids=paused, token=token)
     active = [d for d in claimed if d.webhook.status == WebhookStatus.ACTIVE]
+    active, parked = _gate(active, flow_services)
+    if parked:
+        flow_services.delivery_park_many(parked=parked, token=token)
     if not active:
         return [None] * len(keys)
-    secrets = live_secrets_many([d.webhook for d in active])
+    secrets = live_secrets_many([d.webhook for d, _slot in active])
+    slots = {d.pk: slot for d, slot in active}
+    active = [d for d, _slot in active]
 
     def send(delivery) -> Outcome | None:
         deadline = claimed_at + delivery.lease_seconds - delivery.webhook.timeout_ms / 1000 - 5
         return _send_claimed(delivery, secrets.get(delivery.webhook_id, []), deadline)
 
     if len(active) == 1:
-        results.update(_record(services, [(active[0], send(active[0]))], token))
+        try:
+            outcome = send(active[0])
+        finally:
+            flow.release_slot(active[0].webhook_id, slots.get(active[0].pk))
+        results.update(_record(services, [(active[0], outcome)], token))
     else:
         executor = _send_executor()
-        futures = {executor.submit(_send_in_thread, send, d): d for d in active}
+        starts: dict[uuid.UUID, float] = {}
+        futures = {executor.submit(_send_in_thread, send, d, starts): d for d in active}
         waiting = set(futures)
+        straggler = float(settings.WEBHOOK_STRAGGLER_SECONDS)
         while waiting:
             done, waiting = wait(waiting, timeout=RECORD_WINDOW)
-            if not done:
-                continue
-            sent = [(futures[f], f.result()) for f in done]
-            sent = [(d, outcome) for d, outcome in sent if outcome is not _CRASHED]
-            try:
-                results.update(_record(services, sent, token))
-            except Exception:  # the claims stay: the leases expire and the sweeper sends these again
-                logger.exception("webhooks.delivery.record_crashed", extra={"deliveries": len(sent)})
+            if done:
+                # the window's sends are over: their concurrency slots go back in one round trip
+                flow.release_slots([(futures[f].webhook_id, slots.get(futures[f].pk)) for f in done])
+                sent = [(futures[f], f.result()) for f in done]
+                sent = [(d, outcome) for d, outcome in sent if outcome is not _CRASHED]
+                try:
+                    results.update(_record(services, sent, token))
+                except Exception:  # the claims stay: the leases expire and the sweeper sends these again
+                    logger.exception("webhooks.delivery.record_crashed", extra={"deliveries": len(sent)})
+            now = time.monotonic()
+            if waiting and all(now - starts.get(futures[f].pk, now) >= straggler for f in waiting):
+                _recorder.add([(f, futures[f], slots.get(futures[f].pk)) for f in waiting], token)
+                break
     return [results.get(k) if k is not None else None for k in keys]
+
+
+def _gate(active: list, flow_services) -> tuple[list, list]:
+    """Split claimed deliveries into ``(delivery, concurrency slot)`` to send now and ``(id, due, requeue)`` to park.
+
+    An endpoint with an open breaker whose cooldown is over sends exactly one of them as the half-open probe (the
+    worker that wins ``endpoint_probe_acquire``); its other messages, and all those of an endpoint still open or
+    paused, wait for the endpoint's wake-up. The rest go through the concurrency cap and the rate limit (Redis).
+    """
+    from django.utils import timezone
+
+    from webhooks.models import CircuitState
+
+    now = timezone.now()
+    ready, parked, candidates, probing = [], [], [], set()
+    for d in active:
+        webhook = d.webhook
+        if webhook.circuit_state != CircuitState.CLOSED:
+            due = webhook.paused_until is None or webhook.paused_until <= now
+            if (
+                due
+                and webhook.pk not in probing
+                and flow_services.endpoint_probe_acquire(
+                    webhook_id=webhook.pk, lease_seconds=webhook.timeout_ms / 1000 + 10, now=now
+                )
+            ):
+                probing.add(webhook.pk)
+                ready.append((d, None))
+            else:
+                parked.append((d.pk, max(now, webhook.paused_until or now), False))
+        elif webhook.paused_until is not None and webhook.paused_until > now:
+            parked.append((d.pk, webhook.paused_until, False))
+        else:
+            candidates.append(d)
+    for d, admission in zip(candidates, flow.admit(candidates), strict=True):
+        if admission.wait is None:
+            ready.append((d, admission.slot))
+        else:
+            parked.append((d.pk, now + timedelta(seconds=admission.wait), True))
+    return ready, parked
 
 
 RECORD_WINDOW = 0.5
@@ -341,19 +452,23 @@ def _send_claimed(delivery, secrets: list[str], deadline: float) -> Outcome | No
     if not secrets:
         return Outcome(kind=FAILED, error="The subscription has no live signing secret.")
     webhook = delivery.webhook
+    body, content_type = format_body(delivery.body, webhook.payload_format)
     return send_once(
         url=webhook.url,
-        body=delivery.body.encode("utf-8"),
+        body=body,
         msg_id=str(delivery.event_id),
         event=delivery.event_type,
         attempt=delivery.attempt_count + 1,
         secrets=secrets,
         custom_headers=webhook.headers,
         timeout_ms=webhook.timeout_ms,
+        content_type=content_type,
     )
 
 
-def _send_in_thread(send, delivery):
+def _send_in_thread(send, delivery, starts: dict | None = None):
+    if starts is not None:
+        starts[delivery.pk] = time.monotonic()
     try:
         return send(delivery)
     except Exception:  # a bug, not a network failure (send_once catches those): leave it to the lease and sweeper
@@ -374,6 +489,60 @@ def _record(services, sent: list, token) -> dict:
 
 
 # --------------------------------------------------------------------------- concurrency and caches
+
+
+class _Recorder:
+    """The worker's recorder thread: records the outcomes of sends their task stopped waiting for (stragglers).
+
+    Each is recorded under its chunk's claim token, like the task would have; if the worker dies first, the lease
+    expires and the sweeper sends the delivery again (same webhook-id), as for any send a dead worker left behind.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Any, tuple[Any, Any, str | None]] = {}
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, entries: list, token) -> None:
+        """``entries``: (future, delivery, concurrency slot) of sends still running under claim ``token``."""
+        with self._cv:
+            for future, delivery, slot in entries:
+                self._items[future] = (delivery, token, slot)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="webhook-recorder", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        from django.db import close_old_connections
+
+        from webhooks import services
+
+        while True:
+            with self._cv:
+                while not self._items:
+                    self._cv.wait()
+                futures = list(self._items)
+            done, _ = wait(futures, timeout=RECORD_WINDOW, return_when=FIRST_COMPLETED)
+            if not done:
+                continue
+            with self._cv:
+                entries = [(f, *self._items.pop(f)) for f in done]
+            flow.release_slots([(delivery.webhook_id, slot) for _f, delivery, _token, slot in entries])
+            by_token: dict[Any, list] = {}
+            for future, delivery, token, _slot in entries:
+                outcome = future.result()
+                if outcome is not _CRASHED:
+                    by_token.setdefault(token, []).append((delivery, outcome))
+            for token, sent in by_token.items():
+                try:
+                    _record(services, sent, token)
+                except Exception:  # the claims stay: the leases expire and the sweeper sends these again
+                    logger.exception("webhooks.delivery.record_crashed", extra={"deliveries": len(sent)})
+            close_old_connections()
+
+
+_recorder = _Recorder()
 
 _executor_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None

@@ -472,12 +472,26 @@ def _record_failure(event_id, exc: BaseException, *, failed: bool, started: floa
 
 
 @transaction.atomic
-def inbound_event_replay(*, event: InboundEvent) -> InboundEvent:
-    """Process a stored event again (after a fix, or to re-announce it): back to `pending`, enqueued after commit."""
+def inbound_event_replay(*, event: InboundEvent, actor=None, activity: Mapping[str, Any] | None = None) -> InboundEvent:
+    """Process a stored event again (after a fix, or to re-announce it): back to `pending`, enqueued after commit.
+
+    One activity entry; `activity` adds the caller's details to it (the console marks its own)."""
+    from integrations.activity import log_activity
+
     InboundEvent.objects.filter(pk=event.pk).update(
         status=InboundEventStatus.PENDING, error="", processed_at=None, processing_ms=None
     )
     event.refresh_from_db()
+    endpoint = event.endpoint
+    log_activity(
+        integration=endpoint.integration if endpoint.integration_id else None,
+        tenant_id=event.tenant_id,
+        type="webhook",
+        status="success",
+        message=f"Inbound event replayed on {endpoint.name!r}.",
+        details={"inboundEndpointId": str(endpoint.pk), "inboundEventId": str(event.pk), **(activity or {})},
+        actor=actor,
+    )
     transaction.on_commit(lambda: _enqueue(event.id), robust=True)
     logger.info("webhooks.inbound.replayed", extra={"event_id": str(event.id)})
     return event

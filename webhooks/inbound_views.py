@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Permission
-from config.api import GroupRateThrottle, hit_rate_limit, peek_rate_limit, sort_queryset
+from config.api import GroupRateThrottle, client_ip, hit_rate_limit, peek_rate_limit, sort_queryset
 from config.errors import NotFound
 from config.schema import ErrorResponseSerializer
 from tenants.scoping import UUID_PATTERN, TenantScopedViewSetMixin
@@ -221,7 +221,7 @@ class InboundEndpointViewSet(
     )
     @action(detail=True, methods=["post"], url_path=rf"events/(?P<event_id>{UUID_PATTERN})/replay")
     def replay(self, request, pk=None, event_id=None):
-        event = services.inbound_event_replay(event=self._event(pk, event_id))
+        event = services.inbound_event_replay(event=self._event(pk, event_id), actor=request.user)
         return Response(InboundEventSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -230,13 +230,14 @@ class ReceiverRateThrottle(GroupRateThrottle):
 
     RATE_LIMIT_WEBHOOK_RECEIVER per (path, sender address) and RATE_LIMIT_WEBHOOK_RECEIVER_ADDRESS per sender address
     across all paths. Junk from one sender therefore exhausts that sender's budgets only; the per-path ceiling
-    (RATE_LIMIT_WEBHOOK_RECEIVER_PATH) is spent by verified requests alone, in the view.
+    (RATE_LIMIT_WEBHOOK_RECEIVER_PATH) is spent by verified requests alone, in the view. The sender is
+    config.api.client_ip: X-Forwarded-For counts only from TRUSTED_PROXIES, so a made-up header moves no budget.
     """
 
     def allow_request(self, request, view):
         if not settings.RATE_LIMIT_ENABLED:
             return True
-        address = self.get_ident(request)
+        address = client_ip(request)
         path = str(view.kwargs.get("path", ""))[:100]
         per_path = hit_rate_limit("webhook_receiver", f"path:{path}:ip:{address}")
         overall = hit_rate_limit("webhook_receiver_address", f"ip:{address}")
@@ -301,7 +302,7 @@ class InboundReceiveView(APIView):
     def post(self, request, path: str):
         limit = settings.INBOUND_MAX_BODY_BYTES
         django_request = request._request
-        source_ip = django_request.META.get("REMOTE_ADDR") or None
+        source_ip = client_ip(django_request) or None
         try:
             declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

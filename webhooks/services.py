@@ -11,9 +11,17 @@ The promises:
 * Every attempt of one event carries the same ``webhook-id``: the event id (equal for all subscriptions, as in
   Svix). Retries, manual retries and replays re-send the SAME delivery row (new attempts), so receivers
   deduplicate on ``webhook-id``.
+* Flow control (webhooks.flow) may hold a message back -- its endpoint's breaker is open, the receiver asked for a
+  pause with Retry-After, or its concurrency cap or rate limit is reached -- without spending its retry attempts;
+  failures are announced to the tenant's other subscriptions as ``webhook.*`` operational events.
 * A subscription that is ``disabled`` (persistent failures, or a 410) still gets its new events recorded as
   ``pending`` deliveries that are not sent; setting it ``active`` again sends them. An ``inactive``
   (user-paused) subscription gets no new deliveries.
+* ``trigger`` refuses an unknown event type and data that breaks the type's JSON Schema (webhooks.event_types)
+  before writing anything; a subscription whose ``filter`` the data does not satisfy gets no delivery
+  (webhooks.filters).
+
+Recovery jobs (``webhook_recover``) live in webhooks.recovery.
 """
 
 from __future__ import annotations
@@ -35,13 +43,26 @@ from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ValidationFailed
 from webhooks import delivery as sender
-from webhooks import signing
+from webhooks import flow, signing
 from webhooks.destinations import UnsafeDestination, check_url
-from webhooks.events import WEBHOOK_DISABLED, WEBHOOK_TEST, invalid_patterns, is_known_event, matches
+from webhooks.event_types import event_data_validate, known_event_names, pattern_is_valid
+from webhooks.events import (
+    WEBHOOK_DELIVERY_EXHAUSTED,
+    WEBHOOK_DELIVERY_FAILING,
+    WEBHOOK_DISABLED,
+    WEBHOOK_ENDPOINT_DISABLED,
+    WEBHOOK_ENDPOINT_RECOVERED,
+    WEBHOOK_TEST,
+    matches,
+)
+from webhooks.filters import filter_matches, filter_validate
 from webhooks.models import (
+    CircuitState,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    OutboundSignatureScheme,
+    PayloadFormat,
     Webhook,
     WebhookEvent,
     WebhookSecret,
@@ -87,7 +108,9 @@ def trigger(tenant, event: str, data: Mapping[str, Any] | None = None, *, idempo
     """Record ``event`` for ``tenant`` and a delivery per matching subscription; send after the caller commits.
 
     ``tenant`` is a Tenant (or its id). ``data`` must be a JSON object (datetimes, UUIDs, decimals become
-    strings). Unknown events and non-object data raise ValidationFailed. With ``idempotency_key``, a repeated
+    strings) valid against the event type's schema. Unknown events, non-object data and data that breaks the
+    schema raise ValidationFailed (details per field) and write nothing. A subscription with a ``filter`` receives
+    the event only when the data satisfies it. With ``idempotency_key``, a repeated
     call (same tenant and key) returns the first event and records nothing new. A subscription receives the
     event when one of its patterns matches and, when it is tied to an integration, when ``data`` carries no
     ``integrationId`` or that integration's id. Returns the WebhookEvent, with ``delivery_ids`` (list) set.
@@ -97,7 +120,7 @@ def trigger(tenant, event: str, data: Mapping[str, Any] | None = None, *, idempo
 
 def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=None) -> WebhookEvent:
     tenant_id = getattr(tenant, "pk", tenant)
-    if not is_known_event(event):
+    if not isinstance(event, str) or not event or "*" in event:
         raise ValidationFailed(f"Unknown event {event!r}.", details={"event": ["Unknown event."]})
     if data is None:
         data = {}
@@ -109,6 +132,8 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
         data_json = sender.serialise_data(dict(data))
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("The event data is not JSON-serialisable.", details={"data": [str(exc)[:200]]})
+    payload = json.loads(data_json)
+    event_data_validate(event=event, data=payload)
 
     with transaction.atomic():
         if idempotency_key:
@@ -126,7 +151,7 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
             id=event_id,
             tenant_id=tenant_id,
             event=event,
-            payload=json.loads(data_json),
+            payload=payload,
             body=body,
             idempotency_key=idempotency_key or "",
             created_at=now,
@@ -146,16 +171,19 @@ def _trigger(tenant, event, data, *, idempotency_key=None, exclude_webhook_id=No
         integration_id = str(data.get("integrationId") or data.get("integration_id") or "") or None
         subscriptions = Webhook.objects.filter(
             tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
-        ).values_list("id", "events", "status", "integration_id")
+        ).values_list("id", "events", "status", "integration_id", "filter", "paused_until")
         deliveries, to_send = [], []
-        for webhook_id, patterns, status, sub_integration in subscriptions:
+        for webhook_id, patterns, status, sub_integration, conditions, paused_until in subscriptions:
             if webhook_id == exclude_webhook_id or not matches(patterns or [], event):
                 continue
             if sub_integration is not None and integration_id is not None and str(sub_integration) != integration_id:
                 continue
+            if conditions and not filter_matches(conditions, payload):
+                continue
             delivery_id = uuid.uuid4()
             deliveries.append((delivery_id, webhook_id))
-            if status == WebhookStatus.ACTIVE:
+            # an endpoint paused (breaker open, Retry-After) gets its message when its wake-up task resumes it
+            if status == WebhookStatus.ACTIVE and (paused_until is None or paused_until <= now):
                 to_send.append(delivery_id)
         if deliveries:
             _insert_deliveries(deliveries, tenant_id=tenant_id, event_id=event_id, event=event, now=now)
@@ -266,7 +294,8 @@ def _validate_url(url: str) -> str:
 def _validate_events(events) -> list[str]:
     if not isinstance(events, list | tuple) or not events:
         raise ValidationFailed("events: give at least one event.", details={"events": ["Give at least one event."]})
-    bad = invalid_patterns(events)
+    names = known_event_names()
+    bad = [str(p) for p in events if not pattern_is_valid(p, names=names)]
     if bad:
         message = f"Unknown event or pattern: {', '.join(bad[:5])}. See GET /api/v1/integrations/webhooks/events."
         raise ValidationFailed(f"events: {message}", details={"events": [message]})
@@ -310,6 +339,9 @@ def _validate_secret(secret: str | None) -> str:
     if not isinstance(secret, str) or not 8 <= len(secret) <= 200 or secret.strip() != secret:
         message = "Must be 8 to 200 characters without surrounding spaces."
         raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+    if secret.startswith((signing.PRIVATE_KEY_PREFIX, signing.PUBLIC_KEY_PREFIX)):
+        message = "whsk_/whpk_ keys are generated by the platform: use signatureScheme v1a."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
     try:
         key = signing.secret_bytes(secret)
     except ValueError:
@@ -321,11 +353,40 @@ def _validate_secret(secret: str | None) -> str:
     return secret
 
 
+def _validate_choice(name: str, value, choices) -> str:
+    if value not in choices.values:
+        message = f"Must be one of: {', '.join(choices.values)}."
+        raise ValidationFailed(f"{name}: {message}", details={name: [message]})
+    return value
+
+
+def _new_signing_key(webhook: Webhook, secret: str | None) -> str | None:
+    """Store the subscription's new current key: a v1 secret (returned) or a v1a key pair (the public key is
+    stored beside the encrypted private key; nothing secret is returned)."""
+    if webhook.signature_scheme == OutboundSignatureScheme.V1A:
+        if secret:
+            message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."
+            raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
+        private, public = signing.generate_keypair()
+        WebhookSecret.objects.create(webhook=webhook, secret=private, public_key=public)
+        return None
+    secret = _validate_secret(secret)
+    WebhookSecret.objects.create(webhook=webhook, secret=secret)
+    return secret
+
+
 def _validate_range(name: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         message = f"Must be an integer between {low} and {high}."
         raise ValidationFailed(f"{name}: {message}", details={name: [message]})
     return value
+
+
+def _validate_rate_limit(value) -> int | None:
+    """Messages per second to this endpoint across all workers, 1 to 10,000; None for no limit."""
+    if value is None:
+        return None
+    return _validate_range("rateLimit", value, 1, 10000)
 
 
 def _integration_for(tenant, integration_id):
@@ -343,6 +404,33 @@ def _integration_for(tenant, integration_id):
 # --------------------------------------------------------------------------- subscriptions
 
 
+def _activity(
+    webhook: Webhook,
+    message: str,
+    *,
+    actor=None,
+    details: Mapping[str, Any] | None = None,
+    ok=True,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Every change to a subscription is an activity entry, like changes to integrations: on the subscription's
+    integration when it has one, else at tenant level (`details.webhookId` names the subscription either way).
+
+    `extra` is the caller's addition to the entry's details (the console marks its actions `source: console` with
+    the action's name), so one change is one entry whoever made it."""
+    from integrations.activity import log_activity
+
+    log_activity(
+        integration=webhook.integration if webhook.integration_id else None,
+        tenant_id=webhook.tenant_id,
+        type="webhook",
+        status="success" if ok else "error",
+        message=message,
+        details={"webhookId": str(webhook.pk), "name": webhook.name, **(details or {}), **(extra or {})},
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def webhook_create(
     *,
@@ -356,9 +444,14 @@ def webhook_create(
     timeout_ms: int = 10000,
     integration_id=None,
     status: str = WebhookStatus.ACTIVE,
+    signature_scheme: str = OutboundSignatureScheme.V1,
+    filter: Mapping[str, Any] | None = None,
+    payload_format: str = PayloadFormat.STANDARD,
+    rate_limit: int | None = None,
     actor=None,
-) -> tuple[Webhook, str]:
-    """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given)."""
+) -> tuple[Webhook, str | None]:
+    """Create a subscription; returns it and its signing secret (generated ``whsec_…`` when not given), or None
+    for a ``v1a`` subscription (its ed25519 key pair is generated; the public key is readable, the private never)."""
     if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
         raise ValidationFailed(
             "status: must be active or inactive.", details={"status": ["Must be active or inactive."]}
@@ -372,20 +465,28 @@ def webhook_create(
         headers=_validate_headers(headers),
         retry_attempts=_validate_range("retryAttempts", retry_attempts, 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS),
         timeout_ms=_validate_range("timeoutMs", timeout_ms, 1000, 30000),
+        signature_scheme=_validate_choice("signatureScheme", signature_scheme, OutboundSignatureScheme),
+        filter=filter_validate(filter),
+        payload_format=_validate_choice("payloadFormat", payload_format, PayloadFormat),
         status=status,
+        rate_limit=_validate_rate_limit(rate_limit),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     if not webhook.name:
         raise ValidationFailed("name: required.", details={"name": ["This field is required."]})
-    secret = _validate_secret(secret)
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
+        secret = _validate_secret(secret)  # before the first write: a bad secret leaves nothing behind
     webhook.save()
-    WebhookSecret.objects.create(webhook=webhook, secret=secret)
+    secret = _new_signing_key(webhook, secret)
+    _activity(webhook, f"Webhook {webhook.name!r} created.", actor=actor, details={"events": webhook.events})
     logger.info("webhooks.subscription.created", extra={"webhook_id": str(webhook.pk), "tenant_id": str(tenant.pk)})
     return webhook, secret
 
 
 @transaction.atomic
-def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
+def webhook_update(
+    *, webhook: Webhook, data: Mapping[str, Any], actor=None, activity: Mapping[str, Any] | None = None
+) -> Webhook:
     """Change the given fields. Setting ``status`` to ``active`` again sends the deliveries that waited."""
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
     resume = False
@@ -394,7 +495,12 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
         if not webhook.name:
             raise ValidationFailed("name: required.", details={"name": ["This field may not be blank."]})
     if "url" in data:
-        webhook.url = _validate_url(data["url"])
+        url = _validate_url(data["url"])
+        if url != webhook.url:
+            _reset_circuit(webhook)  # a new destination starts with a closed breaker
+        webhook.url = url
+    if "rate_limit" in data:
+        webhook.rate_limit = _validate_rate_limit(data["rate_limit"])
     if "events" in data:
         webhook.events = _validate_events(data["events"])
     if "headers" in data:
@@ -407,6 +513,10 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
         webhook.timeout_ms = _validate_range("timeoutMs", data["timeout_ms"], 1000, 30000)
     if "integration_id" in data:
         webhook.integration = _integration_for(webhook.tenant, data["integration_id"])
+    if "filter" in data:
+        webhook.filter = filter_validate(data["filter"])
+    if "payload_format" in data:
+        webhook.payload_format = _validate_choice("payloadFormat", data["payload_format"], PayloadFormat)
     if "status" in data:
         status = data["status"]
         if status not in (WebhookStatus.ACTIVE, WebhookStatus.INACTIVE):
@@ -419,18 +529,43 @@ def webhook_update(*, webhook: Webhook, data: Mapping[str, Any]) -> Webhook:
             webhook.failing_since = None
             webhook.disabled_at = None
             webhook.disabled_reason = ""
+            _reset_circuit(webhook)
         webhook.status = status
     webhook.save()
     if resume:
         _resume_pending(webhook)
+    changed = sorted(_camel(name) for name in data)
+    _activity(
+        webhook,
+        f"Webhook updated: {', '.join(changed)}.",
+        actor=actor,
+        details={"changedFields": changed},
+        extra=activity,
+    )
     return webhook
 
 
-def _resume_pending(webhook: Webhook) -> None:
-    """Make the waiting deliveries of a re-activated subscription due now and queue them (the sweeper does the rest)."""
+def _reset_circuit(webhook: Webhook) -> None:
+    webhook.circuit_state = CircuitState.CLOSED
+    webhook.circuit_failures = 0
+    webhook.circuit_opened_at = None
+    webhook.paused_until = None
+    webhook.window_started_at, webhook.window_attempts, webhook.window_failures = None, 0, 0
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _resume_pending(webhook) -> None:
+    """Make the waiting deliveries of a re-activated (or recovered, or no longer paused) subscription due now and
+    queue them (the sweeper does the rest). ``webhook`` is a subscription or its id."""
     now = timezone.now()
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    pending = Delivery.objects.filter(webhook=webhook, status=DeliveryStatus.PENDING).filter(free)
+    pending = Delivery.objects.filter(webhook_id=getattr(webhook, "pk", webhook), status=DeliveryStatus.PENDING).filter(
+        free
+    )
     ids = list(pending.order_by("created_at").values_list("id", flat=True)[: settings.WEBHOOK_SWEEP_BATCH])
     pending.update(next_attempt_at=now)
     if ids:
@@ -438,47 +573,86 @@ def _resume_pending(webhook: Webhook) -> None:
 
 
 @transaction.atomic
-def webhook_delete(*, webhook: Webhook) -> None:
+def webhook_delete(*, webhook: Webhook, actor=None, activity: Mapping[str, Any] | None = None) -> None:
     """Delete the subscription with its secrets and delivery history."""
     webhook_id = str(webhook.pk)
+    _activity(webhook, f"Webhook {webhook.name!r} deleted.", actor=actor, details={"url": webhook.url}, extra=activity)
     webhook.delete()
     logger.info("webhooks.subscription.deleted", extra={"webhook_id": webhook_id})
 
 
 @transaction.atomic
-def webhook_rotate_secret(*, webhook: Webhook, secret: str | None = None) -> str:
-    """Make a new current secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. Returns it."""
+def webhook_rotate_secret(
+    *, webhook: Webhook, secret: str | None = None, actor=None, activity: Mapping[str, Any] | None = None
+) -> str | None:
+    """Make a new current secret (or, for ``v1a``, a new ed25519 key pair); the previous one keeps signing for
+    WEBHOOK_SECRET_OVERLAP_HOURS. Returns the new secret (None for ``v1a``: read its public key)."""
     now = timezone.now()
-    new_secret = _validate_secret(secret)
-    Webhook.objects.select_for_update().filter(pk=webhook.pk).first()  # serialise concurrent rotations
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)  # serialise concurrent rotations
+    if webhook.signature_scheme == OutboundSignatureScheme.V1:
+        secret = _validate_secret(secret)
+    elif secret:
+        message = "A v1a subscription signs with a generated ed25519 key pair: give no secret."
+        raise ValidationFailed(f"secret: {message}", details={"secret": [message]})
     WebhookSecret.objects.filter(webhook=webhook, expires_at__lte=now).delete()
     overlap = timedelta(hours=float(settings.WEBHOOK_SECRET_OVERLAP_HOURS))
     WebhookSecret.objects.filter(webhook=webhook, expires_at__isnull=True).update(expires_at=now + overlap)
-    WebhookSecret.objects.create(webhook=webhook, secret=new_secret)
+    new_secret = _new_signing_key(webhook, secret)
     Webhook.objects.filter(pk=webhook.pk).update(updated_at=now)
+    _activity(
+        webhook,
+        "Signing secret rotated.",
+        actor=actor,
+        details={"previousValidHours": overlap.total_seconds() / 3600},
+        extra=activity,
+    )
     logger.info("webhooks.secret.rotated", extra={"webhook_id": str(webhook.pk)})
     return new_secret
 
 
 @transaction.atomic
 def webhook_disable(*, webhook: Webhook, reason: str) -> bool:
-    """Disable an active subscription and emit ``webhook.disabled`` to the tenant's other subscriptions."""
+    """Disable an active subscription and emit ``webhook.endpoint.disabled`` to the tenant's other subscriptions
+    and, under its older name ``webhook.disabled`` (an alias kept for existing subscribers), to those asking for
+    that."""
     now = timezone.now()
     changed = Webhook.objects.filter(pk=webhook.pk, status=WebhookStatus.ACTIVE).update(
         status=WebhookStatus.DISABLED, disabled_at=now, disabled_reason=reason[:500], updated_at=now
     )
     if changed:
         logger.warning("webhooks.subscription.disabled", extra={"webhook_id": str(webhook.pk), "reason": reason})
-        _trigger(
-            webhook.tenant_id,
-            WEBHOOK_DISABLED,
-            {"webhookId": str(webhook.pk), "name": webhook.name, "url": webhook.url, "reason": reason},
-            exclude_webhook_id=webhook.pk,
-        )
+        about = _about(webhook)
+        _emit_operational(webhook.tenant_id, WEBHOOK_ENDPOINT_DISABLED, {**about, "reason": reason}, about=webhook.pk)
+        alias = {"webhookId": about["subscriptionId"], **about, "reason": reason}
+        _emit_operational(webhook.tenant_id, WEBHOOK_DISABLED, alias, about=webhook.pk)
     return bool(changed)
 
 
-def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
+def _about(webhook) -> dict[str, str]:
+    return {"subscriptionId": str(webhook.pk), "name": webhook.name, "url": webhook.url}
+
+
+def _emit_operational(tenant_id, event: str, data: dict, *, about, known: dict | None = None) -> None:
+    """Trigger an operational event about subscription ``about`` for the tenant's OTHER subscriptions asking for it.
+
+    Nothing is written when no other subscription asks for it (these events follow failures, which can be many).
+    Never in a loop: deliveries of ``webhook.*`` events never cause delivery events themselves (see _record_many),
+    and an event is never sent to the subscription it is about.
+    """
+    subscriptions = (known or {}).get(tenant_id)
+    if subscriptions is None:
+        subscriptions = list(
+            Webhook.objects.filter(
+                tenant_id=tenant_id, status__in=(WebhookStatus.ACTIVE, WebhookStatus.DISABLED)
+            ).values_list("pk", "events")
+        )
+        if known is not None:  # one read per tenant for a batch of announcements
+            known[tenant_id] = subscriptions
+    if any(pk != about and matches(patterns or [], event) for pk, patterns in subscriptions):
+        _trigger(tenant_id, event, data, exclude_webhook_id=about)
+
+
+def webhook_test(*, webhook: Webhook, actor=None) -> dict[str, Any]:
     """Send a ``webhook.test`` event to this subscription now (whatever its status and patterns).
 
     Recorded as a delivery with one attempt (no retries; it does not count towards auto-disable).
@@ -514,19 +688,28 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
     from webhooks.selectors import webhook_live_secrets
 
     secrets = webhook_live_secrets(webhook_id=webhook.pk)
+    body, content_type = sender.format_body(event.body, webhook.payload_format)
     outcome = sender.send_once(
         url=webhook.url,
-        body=event.body.encode("utf-8"),
+        body=body,
         msg_id=str(event.pk),
         event=WEBHOOK_TEST,
         attempt=1,
         secrets=secrets,
         custom_headers=webhook.headers,
         timeout_ms=webhook.timeout_ms,
+        content_type=content_type,
     )
     delivery.webhook = webhook
     delivery_record_attempt(delivery=delivery, token=token, outcome=outcome, allow_retry=False, affect_health=False)
     success = outcome.kind == sender.SUCCESS
+    _activity(
+        webhook,
+        "Test event delivered." if success else f"Test event failed: {outcome.message}",
+        actor=actor,
+        details={"deliveryId": str(delivery.pk), "responseStatus": outcome.response_status},
+        ok=success,
+    )
     return {
         "success": success,
         "message": "Webhook test successful" if success else outcome.message,
@@ -539,7 +722,7 @@ def webhook_test(*, webhook: Webhook) -> dict[str, Any]:
 
 
 @transaction.atomic
-def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
+def delivery_retry(*, webhook: Webhook, delivery_id, actor=None, activity: Mapping[str, Any] | None = None) -> Delivery:
     """Send one delivery again now (a new attempt on the same row: same ``webhook-id``), with a fresh retry budget."""
     try:
         delivery = Delivery.objects.select_for_update().get(webhook=webhook, pk=delivery_id)
@@ -559,12 +742,19 @@ def delivery_retry(*, webhook: Webhook, delivery_id) -> Delivery:
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
     delivery.refresh_from_db()
+    _activity(webhook, "Delivery sent again.", actor=actor, details={"deliveryId": str(delivery.pk)}, extra=activity)
     return delivery
 
 
 @transaction.atomic
 def webhook_replay(
-    *, webhook: Webhook, since: datetime, until: datetime | None = None, status: str = DeliveryStatus.FAILED
+    *,
+    webhook: Webhook,
+    since: datetime,
+    until: datetime | None = None,
+    status: str = DeliveryStatus.FAILED,
+    actor=None,
+    activity: Mapping[str, Any] | None = None,
 ) -> list:
     """Re-send the subscription's ``status`` (failed, or success) deliveries created in [since, until).
 
@@ -594,6 +784,13 @@ def webhook_replay(
     )
     if webhook.status == WebhookStatus.ACTIVE:
         transaction.on_commit(lambda: enqueue_deliveries(ids))
+    _activity(
+        webhook,
+        f"{len(ids)} {status} deliveries replayed.",
+        actor=actor,
+        details={"replayed": len(ids), "since": since.isoformat(), "until": until.isoformat(), "status": status},
+        extra=activity,
+    )
     logger.info("webhooks.delivery.replayed", extra={"webhook_id": str(webhook.pk), "count": len(ids)})
     return ids
 
@@ -623,6 +820,10 @@ class ClaimedWebhook:
     retry_attempts: int
     status: str
     updated_at: datetime | None
+    rate_limit: int | None
+    circuit_state: str
+    paused_until: datetime | None
+    payload_format: str = PayloadFormat.STANDARD
 
 
 @dataclass(slots=True)
@@ -659,6 +860,10 @@ _CLAIM_COLUMNS = (
     "webhook__retry_attempts",
     "webhook__status",
     "webhook__updated_at",
+    "webhook__rate_limit",
+    "webhook__circuit_state",
+    "webhook__paused_until",
+    "webhook__payload_format",
 )
 
 
@@ -743,6 +948,13 @@ class _Decision:
     kind: str  # what the delivery becomes: success | retry | failed
     delay: float | None
     attempt_id: uuid.UUID
+    spent: bool = True  # False: a Retry-After pause, which does not use up the message's retry attempts
+    pause: float | None = None  # seconds the whole endpoint is paused for (Retry-After on a 429 or 503)
+
+    @property
+    def breaker_failure(self) -> bool:
+        """A failure that says the endpoint is unwell: counted by the circuit breaker."""
+        return self.outcome.kind == sender.RETRY and self.pause is None
 
 
 def delivery_record_many(
@@ -781,14 +993,22 @@ def _record_many(results, *, token, allow_retry: bool, affect_health: bool) -> d
     now = timezone.now()
     decisions = []
     for delivery, outcome in results:
-        kind, delay = outcome.kind, None
-        if kind == sender.RETRY:
+        kind, delay, spent, pause = outcome.kind, None, True, None
+        if kind == sender.RETRY and outcome.response_status in (429, 503) and outcome.retry_after is not None:
+            # the receiver asked for a pause: the whole endpoint waits, the message keeps its retry budget
+            pause = min(max(1.0, outcome.retry_after), float(settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS))
+            spent = False
+            if allow_retry:
+                delay = pause
+            else:
+                kind = sender.FAILED
+        elif kind == sender.RETRY:
             round_number = delivery.round_attempts + 1
             if allow_retry and round_number <= delivery.webhook.retry_attempts:
                 delay = sender.retry_delay(round_number, outcome.retry_after)
             else:
                 kind = sender.FAILED
-        decisions.append(_Decision(delivery, outcome, kind, delay, uuid.uuid4()))
+        decisions.append(_Decision(delivery, outcome, kind, delay, uuid.uuid4(), spent, pause))
     recorded = _update_deliveries(decisions, token=token, now=now)
     outcomes: dict[uuid.UUID, str | None] = {d.delivery.pk: None for d in decisions}
     kept = []
@@ -803,6 +1023,7 @@ def _record_many(results, *, token, allow_retry: bool, affect_health: bool) -> d
     _insert_attempts(kept, now=now)
     _update_counters(kept, now=now, affect_health=affect_health)
     if affect_health:
+        _emit_delivery_events(kept)
         failing = {}
         for d in kept:
             if d.kind != sender.SUCCESS:
@@ -883,12 +1104,13 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
                 d.outcome.error[:2000] if d.kind != sender.SUCCESS else "",
                 d.outcome.duration_ms,
                 _prep(Delivery, "claim_token", d.attempt_id),  # a UUID, prepared like one
+                1 if d.spent else 0,
             )
         )
     table = connection.ops.quote_name(Delivery._meta.db_table)
     cte, params = _rows_cte(
-        "id, status, next_at, completed_at, response_status, error, duration, attempt_id",
-        ("uuid", "varchar", "timestamptz", "timestamptz", "integer", "text", "integer", "uuid"),
+        "id, status, next_at, completed_at, response_status, error, duration, attempt_id, spent",
+        ("uuid", "varchar", "timestamptz", "timestamptz", "integer", "text", "integer", "uuid", "integer"),
         rows,
     )
     # only the quoted table name and placeholders are interpolated; every value is a parameter
@@ -896,7 +1118,8 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
         f"{cte} UPDATE {table} AS d SET status = v.status, next_attempt_at = v.next_at, "  # noqa: S608
         "completed_at = v.completed_at, "
         "last_response_status = v.response_status, last_error = v.error, duration_ms = d.duration_ms + v.duration, "
-        "attempt_count = d.attempt_count + 1, round_attempts = d.round_attempts + 1, last_attempt_id = v.attempt_id, "
+        "attempt_count = d.attempt_count + 1, round_attempts = d.round_attempts + v.spent, "
+        "last_attempt_id = v.attempt_id, "
         "locked_until = NULL, claim_token = NULL "
         "FROM v WHERE d.id = v.id AND d.claim_token = %s AND d.status = %s "
         # SQLite's RETURNING sees only the updated table, by its bare column names; PostgreSQL's sees v too
@@ -940,38 +1163,118 @@ def _insert_attempts(kept: list[_Decision], *, now: datetime) -> None:
         cursor.execute(f"{cte} INSERT INTO {table} ({columns}) SELECT {columns} FROM v", params)  # noqa: S608
 
 
+_COUNTER_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "url",
+    "consecutive_failures",
+    "failing_since",
+    "circuit_state",
+    "circuit_failures",
+    "circuit_opened_at",
+    "paused_until",
+    "window_started_at",
+    "window_attempts",
+    "window_failures",
+)
+
+
+@dataclass(slots=True)
+class _CounterRow:
+    """A locked subscription's health and breaker fields (lighter than a model instance, one per subscription)."""
+
+    pk: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    url: str
+    consecutive_failures: int
+    failing_since: datetime | None
+    circuit_state: str
+    circuit_failures: int
+    circuit_opened_at: datetime | None
+    paused_until: datetime | None
+    window_started_at: datetime | None
+    window_attempts: int
+    window_failures: int
+
+
 def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: bool) -> None:
-    """The subscriptions' counters, aggregated per subscription, in ONE UPDATE (rows locked in id order first, so
-    concurrent chunks sharing subscriptions queue instead of deadlocking; this comes last in the transaction, so
-    the row locks are held briefly). Within a chunk a success wins: the subscription's failure run ends
-    (consecutive failures 0, failing_since cleared)."""
-    totals: dict[uuid.UUID, list[int]] = {}
+    """The subscriptions' counters, health and circuit breaker, aggregated per subscription, in ONE UPDATE.
+
+    The rows are locked in id order first (concurrent chunks sharing subscriptions queue instead of deadlocking;
+    FOR NO KEY UPDATE does not block the foreign-key checks of triggers inserting deliveries for them), their new
+    state computed here (webhooks.flow.circuit_after), then written. This comes last in the transaction, so the
+    locks are held briefly. Within a chunk a success wins: the failure run ends and the breaker closes. Then the
+    consequences, after commit: a closed breaker re-queues the endpoint's parked messages, a pause (breaker open,
+    Retry-After) queues one wake-up for its end, and a recovery is announced (webhook.endpoint.recovered).
+    """
+    totals: dict[uuid.UUID, list] = {}
     for d in kept:
-        entry = totals.setdefault(d.delivery.webhook_id, [0, 0])
+        entry = totals.setdefault(d.delivery.webhook_id, [0, 0, 0, None])
         entry[0 if d.kind == sender.SUCCESS else 1] += 1
+        entry[2] += 1 if d.breaker_failure else 0
+        if d.pause is not None:
+            entry[3] = max(entry[3] or 0.0, d.pause)
     webhook_ids = sorted(totals)
-    if len(webhook_ids) > 1 and connection.features.has_select_for_update:
-        # FOR NO KEY UPDATE, like the UPDATE itself: it must not block the foreign-key checks (KEY SHARE) of
-        # triggers inserting deliveries for these subscriptions
-        locked = Webhook.objects.select_for_update(no_key=True).filter(pk__in=webhook_ids).order_by("pk")
-        list(locked.values_list("pk"))
+    locked = Webhook.objects.filter(pk__in=webhook_ids).order_by("pk")
+    if connection.features.has_select_for_update:
+        locked = locked.select_for_update(no_key=True)
+    rows = [_CounterRow(*values) for values in locked.values_list(*_COUNTER_FIELDS)]
     stamp = _prep(Webhook, "last_success_at", now)
-    rows = [
-        (
-            _prep(Webhook, "id", webhook_id),
-            successes,
-            failures,
-            stamp if successes else None,
-            stamp if failures else None,
-            1 if affect_health else 0,
+    values, after = [], []
+    for row in rows:
+        successes, failures, breaker_failures, pause = totals[row.pk]
+        consecutive, failing_since = row.consecutive_failures, row.failing_since
+        change = None
+        if affect_health:
+            consecutive = 0 if successes else consecutive + failures
+            failing_since = None if successes else (failing_since or now)
+            change = flow.circuit_after(
+                row, successes=successes, breaker_failures=breaker_failures, pause_seconds=pause, now=now
+            )
+            after.append((row, change, successes))
+        state = change or row
+        values.append(
+            (
+                _prep(Webhook, "id", row.pk),
+                successes,
+                failures,
+                stamp if successes else None,
+                stamp if failures else None,
+                consecutive,
+                _prep(Webhook, "failing_since", failing_since),
+                str(change.state if change else row.circuit_state),
+                state.circuit_failures,
+                _prep(Webhook, "circuit_opened_at", change.opened_at if change else row.circuit_opened_at),
+                _prep(Webhook, "paused_until", state.paused_until),
+                _prep(Webhook, "window_started_at", state.window_started_at),
+                state.window_attempts,
+                state.window_failures,
+            )
         )
-        for webhook_id in webhook_ids
-        for successes, failures in [totals[webhook_id]]
-    ]
+    if not values:
+        return
     cte, params = _rows_cte(
-        "id, successes, failures, last_success, last_failure, health",
-        ("uuid", "integer", "integer", "timestamptz", "timestamptz", "integer"),
-        rows,
+        "id, successes, failures, last_success, last_failure, consecutive, failing_since, circuit_state, "
+        "circuit_failures, opened_at, paused_until, window_started_at, window_attempts, window_failures",
+        (
+            "uuid",
+            "integer",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+            "integer",
+            "timestamptz",
+            "varchar",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+            "integer",
+            "integer",
+        ),
+        values,
     )
     table = connection.ops.quote_name(Webhook._meta.db_table)
     sql = (  # only the quoted table name and placeholders are interpolated; every value is a parameter
@@ -979,14 +1282,76 @@ def _update_counters(kept: list[_Decision], *, now: datetime, affect_health: boo
         "failure_count = w.failure_count + v.failures, "
         "last_success_at = COALESCE(v.last_success, w.last_success_at), "
         "last_failure_at = COALESCE(v.last_failure, w.last_failure_at), "
-        "consecutive_failures = CASE WHEN v.health = 0 THEN w.consecutive_failures WHEN v.successes > 0 THEN 0 "
-        "ELSE w.consecutive_failures + v.failures END, "
-        "failing_since = CASE WHEN v.health = 0 THEN w.failing_since WHEN v.successes > 0 THEN NULL "
-        "ELSE COALESCE(w.failing_since, v.last_failure) END "
+        "consecutive_failures = v.consecutive, failing_since = v.failing_since, circuit_state = v.circuit_state, "
+        "circuit_failures = v.circuit_failures, circuit_opened_at = v.opened_at, paused_until = v.paused_until, "
+        "window_started_at = v.window_started_at, window_attempts = v.window_attempts, "
+        "window_failures = v.window_failures "
         "FROM v WHERE w.id = v.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    for row, change, successes in after:
+        _after_circuit_change(row, change, successes=successes, now=now)
+
+
+def _after_circuit_change(row: _CounterRow, change: flow.CircuitChange, *, successes: int, now: datetime) -> None:
+    if change.opened:
+        logger.warning(
+            "webhooks.circuit.opened",
+            extra={"webhook_id": str(row.pk), "failures": change.circuit_failures, "until": str(change.paused_until)},
+        )
+    if change.closed:
+        logger.info("webhooks.circuit.closed", extra={"webhook_id": str(row.pk)})
+        _resume_pending(row.pk)
+    if change.paused and change.paused_until is not None:
+        webhook_id, countdown = str(row.pk), max(0.0, (change.paused_until - now).total_seconds())
+        transaction.on_commit(lambda: enqueue_wake(webhook_id, countdown=countdown))
+    failing_after = int(settings.WEBHOOK_FAILING_AFTER_ATTEMPTS)
+    if successes and (row.circuit_state != CircuitState.CLOSED or row.consecutive_failures >= failing_after):
+        data = {
+            **_about(row),
+            "failedAttempts": row.consecutive_failures,
+            "failingSince": sender.format_timestamp(row.failing_since) if row.failing_since else None,
+        }
+        _emit_operational(row.tenant_id, WEBHOOK_ENDPOINT_RECOVERED, data, about=row.pk)
+
+
+def _emit_delivery_events(kept: list[_Decision]) -> None:
+    """webhook.delivery.failing when a message has failed WEBHOOK_FAILING_AFTER_ATTEMPTS attempts in a row, and
+    webhook.delivery.exhausted when it failed for good. Never for a ``webhook.*`` message: an operational event that
+    cannot be delivered announces nothing (two dead endpoints would otherwise feed each other forever)."""
+    failing_after = int(settings.WEBHOOK_FAILING_AFTER_ATTEMPTS)
+    known: dict = {}
+    for d in kept:
+        if d.kind == sender.SUCCESS or d.delivery.event_type.startswith("webhook."):
+            continue
+        tenant_id, about = d.delivery.webhook.tenant_id, d.delivery.webhook_id
+        if d.spent and d.delivery.round_attempts + 1 == failing_after:
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_FAILING, _delivery_data(d), about=about, known=known)
+        if d.kind == sender.FAILED:
+            _emit_operational(tenant_id, WEBHOOK_DELIVERY_EXHAUSTED, _delivery_data(d), about=about, known=known)
+
+
+def _delivery_data(d: _Decision) -> dict[str, Any]:
+    return {
+        **_about(d.delivery.webhook),
+        "deliveryId": str(d.delivery.pk),
+        "eventId": str(d.delivery.event_id),
+        "event": d.delivery.event_type,
+        "attempts": d.delivery.attempt_count + 1,
+        "responseStatus": d.outcome.response_status,
+        "error": d.outcome.error[:500],
+    }
+
+
+def enqueue_wake(webhook_id: str, *, countdown: float) -> None:
+    """Queue the endpoint's wake-up for when its pause ends (a lost one: the sweeper wakes it)."""
+    from webhooks.tasks.outbound import wake_endpoint
+
+    try:
+        wake_endpoint.apply_async((webhook_id,), countdown=countdown)
+    except Exception as exc:
+        logger.warning("webhooks.wake.enqueue_failed", extra={"webhook_id": webhook_id, "error": type(exc).__name__})
 
 
 def _maybe_disable(failing: dict[uuid.UUID, list], now: datetime) -> None:
@@ -1021,9 +1386,22 @@ def delivery_sweep(*, now: datetime | None = None, limit: int | None = None) -> 
     limit = limit or int(settings.WEBHOOK_SWEEP_BATCH)
     cutoff = now - timedelta(seconds=float(settings.WEBHOOK_SWEEP_GRACE_SECONDS))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    overdue = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff, webhook__status=WebhookStatus.ACTIVE
-    ).filter(free)
+    # a paused endpoint's messages wait for its wake-up task; one whose wake-up was lost is woken here
+    stale = Webhook.objects.filter(
+        status=WebhookStatus.ACTIVE,
+        circuit_state__in=(CircuitState.OPEN, CircuitState.HALF_OPEN),
+        paused_until__lte=cutoff,
+    ).values_list("id", flat=True)[:limit]
+    for webhook_id in stale:
+        enqueue_wake(str(webhook_id), countdown=0)
+    overdue = (
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff, webhook__status=WebhookStatus.ACTIVE
+        )
+        .filter(free)
+        .filter(Q(webhook__paused_until__isnull=True) | Q(webhook__paused_until__lte=cutoff))
+        .filter(webhook__circuit_state=CircuitState.CLOSED)
+    )
     ids = list(overdue.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
     if not ids:
         return 0

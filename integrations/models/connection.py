@@ -1,6 +1,6 @@
 import uuid
 
-__all__ = ["AuthType", "Connection", "ConnectionScope", "ConnectionStatus"]
+__all__ = ["AuthType", "Connection", "ConnectionScope", "ConnectionStatus", "ReconnectReason"]
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +29,15 @@ class AuthType(models.TextChoices):
     CUSTOM = "custom"
 
 
+class ReconnectReason(models.TextChoices):
+    """Why a connection needs the user to connect again (`reconnectReason` on GET …/connection)."""
+
+    REFRESH_TOKEN_REVOKED = "refresh_token_revoked"  # the provider refused the refresh token (invalid_grant)
+    REFRESH_FAILED = "refresh_failed"  # refreshes kept failing for the provider's giveUpAfterHours
+    INVALID_CREDENTIALS = "invalid_credentials"  # the provider refused the stored credentials (401/403)
+    DISCONNECTED = "disconnected"  # disconnected on purpose; the credentials are gone
+
+
 class Connection(models.Model):
     """The live, authenticated link between an integration and a third-party account.
 
@@ -55,7 +64,9 @@ class Connection(models.Model):
     credential_hint = models.CharField(max_length=32, blank=True, help_text="Masked, e.g. …WxYz.")
     granted_scopes = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    oauth_client_id = models.CharField(max_length=255, blank=True, help_text="The OAuth client that minted it.")
+    oauth_client_id = models.CharField(
+        "OAuth client ID", max_length=255, blank=True, help_text="The OAuth client that minted it."
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="Non-secret values learnt while connecting.")
     token_generation = models.PositiveIntegerField(default=0)
     connected_at = models.DateTimeField(null=True, blank=True)
@@ -64,6 +75,11 @@ class Connection(models.Model):
     validation_error = models.TextField(blank=True)
     last_test_result = models.JSONField(default=dict, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
+    # Lifecycle: why the connection is broken (a ReconnectReason, "" while it works), and the current streak of
+    # refresh failures that are not transient (giveUpAfterHours counts from refresh_failing_since).
+    status_reason = models.CharField(max_length=32, blank=True)
+    refresh_failures = models.PositiveIntegerField(default=0)
+    refresh_failing_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,6 +107,21 @@ class Connection(models.Model):
     @property
     def is_oauth(self) -> bool:
         return self.auth_type == AuthType.OAUTH2
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.status in (ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED, ConnectionStatus.ERROR)
+
+    @property
+    def reconnect_reason(self) -> str | None:
+        if not self.needs_reconnect:
+            return None
+        if self.status_reason:
+            return self.status_reason
+        return {
+            ConnectionStatus.EXPIRED: ReconnectReason.REFRESH_TOKEN_REVOKED,
+            ConnectionStatus.REVOKED: ReconnectReason.DISCONNECTED,
+        }.get(self.status, ReconnectReason.INVALID_CREDENTIALS).value
 
     @property
     def access_token(self) -> str:

@@ -30,7 +30,7 @@ class HealthCheck(models.Model):
     status = models.CharField(max_length=16, choices=HealthCheckStatus.choices)
     # The provider client's verdict (providers.clients.base.CheckKind, or "timeout"/"slow"/"connection_expired").
     kind = models.CharField(max_length=32, blank=True)
-    response_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_time_ms = models.PositiveIntegerField("response time (ms)", null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     trigger = models.CharField(max_length=16, choices=HealthCheckTrigger.choices, default=HealthCheckTrigger.SCHEDULED)

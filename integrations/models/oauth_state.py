@@ -22,16 +22,18 @@ class OAuthState(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE, related_name="oauth_states")
     scope = models.CharField(max_length=8, default="tenant", help_text="tenant or user: which connection it makes.")
-    redirect_uri = models.CharField(max_length=500)
-    return_url = models.CharField(max_length=2000, blank=True)
+    redirect_uri = models.CharField("redirect URI", max_length=500)
+    return_url = models.CharField("return URL", max_length=2000, blank=True)
     client_state = models.CharField(max_length=200, blank=True, help_text="Opaque value the caller passed.")
     code_verifier = EncryptedTextField(blank=True, default="")
-    oauth_client_id = models.CharField(max_length=255, blank=True)
+    oauth_client_id = models.CharField("OAuth client ID", max_length=255, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "OAuth state"
+        verbose_name_plural = "OAuth states"
         indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires_idx")]
 
     def __str__(self) -> str:

@@ -14,17 +14,27 @@ import base64
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.utils import timezone
 
 from config.errors import ConnectionFailed, ValidationFailed
-from providers.catalog_loader import MissingPlaceholder, placeholders, render_template
+from providers import discovery
+from providers.budget import ProviderRateLimited
+from providers.catalog_loader import (
+    CONNECTION_DERIVED_PLACEHOLDERS,
+    CONNECTION_DERIVED_URL_PLACEHOLDERS,
+    PLACEHOLDER_RE,
+    MissingPlaceholder,
+    learnt_url_problem,
+    placeholders,
+    render_template,
+)
 from providers.http import ProviderUnreachable, RequestAuth, UnsafeBaseUrl, provider_request, redact
 
 logger = logging.getLogger(__name__)
@@ -146,16 +156,42 @@ class ProviderClient:
     def oauth(self) -> dict[str, Any]:
         return dict(self.provider.oauth_config or {})
 
+    @property
+    def learnt_names(self) -> frozenset[str]:
+        """Placeholders filled only from the connection's metadata, i.e. from what the provider itself answered while
+        connecting (Salesforce's instance_url, DocuSign's base_uri and account_id), never from config or credentials:
+        a tenant who could type them could aim the stored token at any host (docs/security.md, SSRF policy)."""
+        return frozenset(CONNECTION_DERIVED_PLACEHOLDERS) if self.provider.auth_type == "oauth2" else frozenset()
+
     def template_values(self) -> dict[str, Any]:
-        """Values for the catalog's {placeholders}: integration config, non-secret credentials, connection metadata."""
-        values = {k: v for k, v in self.credentials.items() if k not in SECRET_CREDENTIAL_KEYS}
-        values.update(self.config)
+        """Values for the catalog's {placeholders}: integration config, non-secret credentials, connection metadata
+        (the only source of the learnt values)."""
+        learnt = self.learnt_names
+        values = {k: v for k, v in self.credentials.items() if k not in SECRET_CREDENTIAL_KEYS and k not in learnt}
+        values.update({k: v for k, v in self.config.items() if k not in learnt})
         values.update(getattr(self.connection, "metadata", None) or {})
         return values
 
+    def learnt_url(self, name: str, value: Any) -> str:
+        """`value` as the learnt base URL `name` (no trailing slash) when it is https on a host under the catalog's
+        `oauthConfig.learntUrlDomains`; NotConfigured otherwise. Checked when the provider's answer is stored and
+        again before every request that uses it."""
+        problem = learnt_url_problem(value, self.oauth.get("learntUrlDomains"))
+        if problem:
+            raise NotConfigured(
+                f"The {name} learnt while connecting to {self.provider.display_name} {problem}; "
+                "reconnect the integration.",
+                details={name: [problem[0].upper() + problem[1:] + "."]},
+            )
+        return str(value).rstrip("/")
+
     def render(self, template: str) -> str:
+        values = self.template_values()
+        for name in placeholders(template) & CONNECTION_DERIVED_URL_PLACEHOLDERS & self.learnt_names:
+            if values.get(name) not in (None, ""):
+                values[name] = self.learnt_url(name, values[name])
         try:
-            return render_template(template, self.template_values())
+            return render_template(template, values)
         except MissingPlaceholder as exc:
             raise NotConfigured(
                 f"The integration lacks the value {{{exc.name}}} needed to call {self.provider.display_name}.",
@@ -172,15 +208,25 @@ class ProviderClient:
             return path
         return self.base_url() + self.render(path)
 
+    def guard_for(self, template: str | None) -> tuple[bool, bool]:
+        """(ssrf_guard, resolve_first) for a request to `template`'s host.
+
+        A host that comes from any placeholder (custom_api's `{baseUrl}`, Workday's `{host}`, Zendesk's
+        `{subdomain}`, Salesforce's learnt `{instanceUrl}`) is called through the SSRF-guarded session: private,
+        loopback, link-local and metadata addresses refused unless the operator allows them, no redirects followed.
+        A host typed whole by the tenant is also resolved and checked before the call, for a clear 400 up front."""
+        template = template or ""
+        head = template.split("/", 1)[0] if template.startswith("{") else template.split("://", 1)[-1].split("/", 1)[0]
+        names = placeholders(head)
+        if not names:
+            return False, False
+        whole_host = template.startswith("{") or (head.startswith("{") and head.endswith("}"))
+        return True, whole_host and not names <= self.learnt_names
+
     @property
     def ssrf_guard(self) -> bool:
-        """True when the API host itself comes from tenant-typed config ({baseUrl}, {host}): check before calling."""
-        template = self.provider.api_base_url or ""
-        if template.startswith("{"):
-            name = next(iter(placeholders(template.split("/", 1)[0])), "")
-            return name not in ("instanceUrl", "baseUri")  # learnt from the provider's own token/userinfo answer
-        netloc = urlsplit(template).netloc
-        return netloc.startswith("{") and netloc.endswith("}")
+        """True when the API host comes from a placeholder (see `guard_for`)."""
+        return self.guard_for(self.provider.api_base_url)[0]
 
     def secrets(self) -> list[str]:
         return [str(v) for k, v in self.credentials.items() if k in SECRET_CREDENTIAL_KEYS and v]
@@ -240,6 +286,9 @@ class ProviderClient:
         log_activity: bool = True,
         timeout: float | tuple[float, float] | None = None,
     ) -> requests.Response:
+        guard, resolve = self.guard_for(self.provider.api_base_url)
+        if path.startswith(("https://", "http://")):
+            guard = True  # a full URL (a provider's next-page link) is not the catalog's host: check where it goes
         return provider_request(
             method,
             self.url(path),
@@ -251,7 +300,8 @@ class ProviderClient:
             data=data,
             headers={**self.default_headers, **(headers or {})},
             idempotent=idempotent,
-            ssrf_guard=self.ssrf_guard,
+            ssrf_guard=guard,
+            resolve_host=resolve,
             log_activity=log_activity,
             timeout=timeout,
             secrets=self.secrets(),
@@ -330,6 +380,10 @@ class ProviderClient:
             )
         except (NotConfigured, UnsafeBaseUrl) as exc:
             return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
+        except ProviderRateLimited as exc:  # the connection's shared budget is spent: judged without a call
+            return CheckResult(
+                False, CheckKind.RATE_LIMITED, exc.message, details={"retryAfter": exc.retry_after, "called": False}
+            )
         return self.interpret_check(response, expected=check.get("expectedStatus") or [200], elapsed_ms=_ms(started))
 
     def interpret_check(self, response: requests.Response, *, expected: list[int], elapsed_ms: int) -> CheckResult:
@@ -376,8 +430,11 @@ class ProviderClient:
 
     # --- OAuth hooks ------------------------------------------------------------------------------------------------
     def oauth_url(self, name: str) -> str | None:
-        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled."""
+        """An OAuth URL of the catalog (authorizationUrl, tokenUrl, revocationUrl) with config placeholders filled;
+        one the entry leaves out comes from its `issuer`'s discovered metadata (providers.discovery)."""
         template = self.oauth.get(name)
+        if not template and self.oauth.get("issuer"):
+            return discovery.endpoint(self.oauth["issuer"], name)
         return self.render(template) if template else None
 
     def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:
@@ -395,12 +452,15 @@ class ProviderClient:
         url = self.oauth_url(url_key)
         if not token or not url:
             return None
+        guard, resolve = self.guard_for(self.oauth.get(url_key))
         return provider_request(
             "POST",
             url,
             integration=self.integration,
             authenticate=lambda _c: RequestAuth(headers={"Authorization": f"Bearer {token}"}, secrets=(token,)),
             refresh_on_401=False,
+            ssrf_guard=guard,
+            resolve_host=resolve,
             secrets=(token,),
         )
 
@@ -419,6 +479,7 @@ class ProviderClient:
         if not token:
             return False
         data = {"token": token, "token_type_hint": hint}
+        guard, resolve = self.guard_for(self.oauth.get("revocationUrl"))
         auth = None
         if self.token_auth_method == "client_secret_basic":
             auth = (client_id, client_secret)
@@ -432,6 +493,8 @@ class ProviderClient:
             data=data,
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             refresh_on_401=False,
+            ssrf_guard=guard,
+            resolve_host=resolve,
             secrets=(token, client_secret),
         )
         if response.status_code >= 400:
@@ -451,14 +514,27 @@ class ProviderClient:
             return CheckResult(
                 False, CheckKind.NOT_CONFIGURED, f"The OAuth client is not configured (set {names or 'the client'})."
             )
-        target = self._system_probe_url()
-        if not target:
+        probe = self._system_probe()
+        if not probe:
             return CheckResult(True, CheckKind.SKIPPED, "No fixed URL to probe; configuration looks complete.")
+        target, guard, resolve = probe
         started = time.monotonic()
         try:
-            response = provider_request("GET", target, max_retries=0, refresh_on_401=False, log_activity=False)
+            response = provider_request(
+                "GET",
+                target,
+                max_retries=0,
+                refresh_on_401=False,
+                log_activity=False,
+                ssrf_guard=guard,
+                resolve_host=resolve,
+            )
         except ProviderUnreachable as exc:
-            return CheckResult(False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started))
+            return CheckResult(
+                False, CheckKind.UNREACHABLE, exc.message, response_time_ms=_ms(started), details={"kind": exc.kind}
+            )
+        except UnsafeBaseUrl as exc:
+            return CheckResult(False, CheckKind.NOT_CONFIGURED, exc.message, response_time_ms=_ms(started))
         elapsed = _ms(started)
         host = urlsplit(target).hostname
         if response.status_code >= 500:
@@ -477,11 +553,64 @@ class ProviderClient:
             response_time_ms=elapsed,
         )
 
-    def _system_probe_url(self) -> str | None:
+    def reachability_check(self, *, oauth_client: tuple[str, str] | None) -> CheckResult:
+        """The health of an integration checked without anybody's credentials (a user-scoped integration's
+        scheduled check): `system_test`, its probe URL filled from the integration's config where it needs it.
+        Each user's own grant is checked only when that user asks (connection test, their health check)."""
+        result = self.system_test(oauth_client=oauth_client)
+        note = " User connections are checked by each user with their own grant."
+        return replace(result, message=result.message + note, details={**result.details, "check": "reachability"})
+
+    def _system_probe(self) -> tuple[str, bool, bool] | None:
+        """(URL, ssrf_guard, resolve_first) to probe: the API base URL, else the token URL; one with placeholders
+        only when an integration's config fills them (never with a learnt value: there is no connection here)."""
         for template in (self.provider.api_base_url, self.oauth.get("tokenUrl")):
-            if template and not placeholders(template):
-                return template
+            if not template:
+                continue
+            if placeholders(template):
+                if self.integration is None or self.connection is not None:
+                    continue
+                try:
+                    url = self.render(template)
+                except NotConfigured:
+                    continue
+            else:
+                url = template
+            guard, resolve = self.guard_for(template)
+            return url, guard, resolve
         return None
+
+
+def api_origins(provider, config: Mapping[str, Any] | None) -> frozenset[tuple[str, str, int | None]]:
+    """The (scheme, host, port) origins the provider's API and OAuth URLs go to with integration `config`.
+
+    Stored credentials are bound to these: a config change that moves one (custom_api's `{baseUrl}`, Zendesk's
+    `{subdomain}`, Workday's `{host}`) drops them (`integrations.services`), so a manager cannot send an admin's key
+    to a host of their own. Learnt placeholders never come from config and stay as written, like missing values."""
+    learnt = CONNECTION_DERIVED_PLACEHOLDERS if provider.auth_type == "oauth2" else {}
+    values = {k: v for k, v in (config or {}).items() if k not in learnt}
+    oauth = provider.oauth_config if isinstance(provider.oauth_config, dict) else {}
+    templates = [provider.api_base_url, *(oauth.get(k) for k in ("authorizationUrl", "tokenUrl", "revocationUrl"))]
+    origins = set()
+    for template in filter(None, templates):
+        url = PLACEHOLDER_RE.sub(lambda m, t=template: _fill_for_origin(m, values, t), template)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # not a URL at all: its text stands for the origin
+            origins.add(("", url.split("/", 1)[0].lower(), None))
+            continue
+        scheme = parts.scheme.lower()
+        port = port or {"https": 443, "http": 80}.get(scheme)
+        origins.add((scheme, (parts.hostname or parts.netloc or url.split("/", 1)[0]).lower(), port))
+    return frozenset(origins)
+
+
+def _fill_for_origin(match, values: Mapping[str, Any], template: str) -> str:
+    value = values.get(match.group(1))
+    if value is None or value == "" or isinstance(value, dict | list):
+        return match.group(0)
+    return str(value) if match.start() == 0 else quote(str(value), safe="")
 
 
 class GenericClient(ProviderClient):

@@ -21,12 +21,15 @@ class DocuSignClient(ProviderClient):
     def after_token_exchange(self, token: dict[str, Any]) -> dict[str, Any]:
         token_url = urlsplit(self.oauth_url("tokenUrl") or "https://account.docusign.com/oauth/token")
         access = token.get("access_token", "")
+        guard, resolve = self.guard_for(self.oauth.get("tokenUrl"))
         response = provider_request(
             "GET",
             f"{token_url.scheme}://{token_url.netloc}/oauth/userinfo",
             integration=self.integration,
             authenticate=lambda _c: RequestAuth(headers={"Authorization": f"Bearer {access}"}, secrets=(access,)),
             refresh_on_401=False,
+            ssrf_guard=guard,
+            resolve_host=resolve,
         )
         info = self.json_or_raise(response)
         accounts = info.get("accounts") or []
@@ -34,7 +37,8 @@ class DocuSignClient(ProviderClient):
         if not account or not str(account.get("base_uri", "")).startswith("https://"):
             raise ProviderError("DocuSign's userinfo lists no account with a base URI.", kind=CheckKind.CLIENT_ERROR)
         return {
-            "baseUri": account["base_uri"].rstrip("/"),
+            # Every API call goes to this host: only one under the catalog's learntUrlDomains is kept.
+            "baseUri": self.learnt_url("baseUri", account["base_uri"]),
             "accountId": account.get("account_id"),
             "accountName": account.get("account_name"),
         }

@@ -27,7 +27,8 @@ class SalesforceClient(ProviderClient):
         url = str(token.get("instance_url") or "")
         if urlsplit(url).scheme != "https" or not urlsplit(url).hostname:
             raise ProviderError("Salesforce's token response has no valid instance_url.", kind=CheckKind.SERVER_ERROR)
-        return {"instanceUrl": url.rstrip("/")}
+        # Only an instance under the catalog's learntUrlDomains (salesforce.com) is kept: every API call goes there.
+        return {"instanceUrl": self.learnt_url("instanceUrl", url)}
 
     def search(self, query, *, entities=None, limit=20, filters=None) -> list[dict[str, Any]]:
         wanted = [e for e in (entities or self.provider.searchable_entities) if e in SOBJECTS and e != "task"]

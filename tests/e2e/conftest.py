@@ -157,6 +157,7 @@ def _worker_env(extra: dict[str, str] | None) -> dict[str, str]:
             ),
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": settings.SECRET_KEY,
+            "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
             "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
             "WEBHOOK_ALLOWED_NETWORKS": ",".join(settings.WEBHOOK_ALLOWED_NETWORKS),
             "VAR_DIR": str(settings.VAR_DIR),
@@ -177,7 +178,14 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, *, concurrency: int = 4, pool: str = "threads", env: dict[str, str] | None = None):
+    def start(
+        self,
+        *,
+        concurrency: int = 4,
+        pool: str = "threads",
+        env: dict[str, str] | None = None,
+        queues: str = "webhooks,default",
+    ):
         name = f"e2e{len(self.procs)}-{os.getpid()}@%h"
         log = open(self.log_dir / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
@@ -189,7 +197,7 @@ class Workers:
                 "config",
                 "worker",
                 "-Q",
-                "webhooks,default",
+                queues,
                 "-P",
                 pool,
                 "-c",
@@ -241,7 +249,7 @@ def purge_broker() -> None:
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("webhooks", "default", "unacked", "unacked_index", "unacked_mutex")
+    client.delete("webhooks", "default", "inbound", "health", "unacked", "unacked_index", "unacked_mutex")
 
 
 @pytest.fixture

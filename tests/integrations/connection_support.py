@@ -36,9 +36,10 @@ OAUTH_CLIENT_SETTINGS = {
 
 
 @pytest.fixture
-def oauth_clients(settings):
+def oauth_clients(monkeypatch):
+    """The OAuth clients of the catalog's providers, in the environment (where they are read from, only)."""
     for name, value in OAUTH_CLIENT_SETTINGS.items():
-        setattr(settings, name, value)
+        monkeypatch.setenv(name, value)
     return OAUTH_CLIENT_SETTINGS
 
 
@@ -108,13 +109,33 @@ def start_oauth(client, integration, return_url=RETURN_URL, *, me=False) -> tupl
     return body["authorizationUrl"], body["state"]
 
 
+def callback_redirect(client, params: dict) -> dict[str, str]:
+    """The provider sends the browser to the public callback: it stores nothing and 302s to the return URL; the
+    query the front-end receives."""
+    response = client.get("/api/v1/oauth/callback", params)
+    assert response.status_code == 302, response.content
+    return query_of(response["Location"])
+
+
+def complete_url(integration, *, me=False) -> str:
+    prefix = "/api/v1/me/integrations" if me else "/api/v1/integrations"
+    return f"{prefix}/{integration.pk}/oauth/callback"
+
+
+def finish_oauth(client, integration, code: str, state: str, *, me=False):
+    """The front-end's half: the user who started the flow posts code and state with their token."""
+    return client.post(complete_url(integration, me=me), {"code": code, "state": state}, format="json")
+
+
 def complete_google_oauth(client, integration, rsps, *, me=False, token=None, code="auth-code-1") -> Connection:
-    """Start the flow as `client`, answer the provider's token endpoint with `token`, hit the public callback."""
+    """Start the flow as `client`, pass the public callback (which redirects with code and state), answer the
+    provider's token endpoint with `token`, and complete with the client's own token."""
     _url, state = start_oauth(client, integration, me=me)
     rsps.add(responses.POST, GOOGLE_TOKEN_URL, json=token or google_token())
-    response = client.get("/api/v1/oauth/callback", {"code": code, "state": state})
-    assert response.status_code == 302, response.content
-    assert "status=success" in response["Location"], response["Location"]
+    back = callback_redirect(client, {"code": code, "state": state})
+    assert back["code"] == code and back["state"] == state, back
+    response = finish_oauth(client, integration, back["code"], back["state"], me=me)
+    assert response.status_code == 200, response.content
     user = client.user if me else None
     return Connection.objects.get(integration=integration, user=user)
 

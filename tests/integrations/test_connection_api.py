@@ -98,7 +98,7 @@ def test_a_failed_test_is_200_with_success_false_and_marks_the_connection(admin_
     assert recovered.json()["success"] is True
     connection.refresh_from_db()
     assert connection.status == "active" and connection.validation_error == ""
-    assert event_names(emitted) == ["integration.connected"]  # the recovery
+    assert event_names(emitted) == ["integration.connected", "integration.connection_recovered"]  # the recovery
 
 
 @responses.activate
@@ -158,12 +158,12 @@ def test_status_of_an_unconnected_integration(make_client):
 
 
 @responses.activate
-def test_admin_provider_test_checks_the_oauth_client_and_reachability(super_admin_client, oauth_clients, settings):
+def test_admin_provider_test_checks_the_oauth_client_and_reachability(super_admin_client, oauth_clients, monkeypatch):
     from tests.integrations.factories import catalog_provider
 
     catalog_provider("google_calendar")
     catalog_provider("hubspot")
-    settings.HUBSPOT_CLIENT_ID = ""
+    monkeypatch.delenv("HUBSPOT_CLIENT_ID")
     responses.add(responses.GET, "https://www.googleapis.com", status=404)
 
     ok = super_admin_client.post("/api/v1/admin/providers/google_calendar/test")

@@ -161,9 +161,25 @@ def test_scrape_uses_a_constant_number_of_queries(client, data, django_assert_ma
 
 
 class TestAccess:
-    def test_loopback_is_allowed_by_default(self, client, settings):
+    def test_a_listed_network_is_allowed(self, client, settings):
         settings.METRICS_TOKEN = ""
+        settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
         assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+
+    def test_nothing_is_allowed_without_a_token_or_a_list(self, client, settings):
+        settings.METRICS_TOKEN = ""
+        settings.METRICS_ALLOWED_NETWORKS = []
+        assert_error(client.get("/metrics", REMOTE_ADDR="127.0.0.1"), 403, "PERMISSION_DENIED")
+
+    def test_the_allow_list_sees_through_trusted_proxies_only(self, client, settings):
+        settings.METRICS_TOKEN = ""
+        settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+        settings.TRUSTED_PROXIES = ["10.0.0.1/32"]
+        # Through the proxy, an outside client is not "10.x" because the proxy is.
+        outside = client.get("/metrics", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+        assert_error(outside, 403, "PERMISSION_DENIED")
+        inside = client.get("/metrics", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="10.2.3.4")
+        assert inside.status_code == 200
 
     def test_other_address_without_token_configured_is_403(self, client, settings):
         settings.METRICS_TOKEN = ""

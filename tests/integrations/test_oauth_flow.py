@@ -12,9 +12,11 @@ from tests.helpers import assert_error
 from tests.integrations.connection_support import (  # noqa: F401
     GOOGLE_TOKEN_URL,
     RETURN_URL,
+    callback_redirect,
     complete_google_oauth,
     emitted,
     event_names,
+    finish_oauth,
     form_of,
     google_token,
     make_integration,
@@ -81,7 +83,12 @@ def test_callback_exchanges_the_code_with_the_verifier_and_stores_encrypted_toke
     assert response.status_code == 302
     location = response["Location"]
     assert location.startswith(RETURN_URL + "?")
-    assert query_of(location) == {"status": "success", "integrationId": str(integration.pk)}
+    assert query_of(location) == {"code": "4/0AX-code", "state": state, "integrationId": str(integration.pk)}
+    assert not responses.calls and not Connection.objects.filter(integration=integration).exists()  # nothing yet
+
+    completed = finish_oauth(admin_client, integration, "4/0AX-code", state)
+
+    assert completed.status_code == 200
     sent = form_of(responses.calls[0].request)
     assert sent["grant_type"] == "authorization_code"
     assert sent["code"] == "4/0AX-code"
@@ -137,10 +144,13 @@ def test_provider_error_access_denied_redirects_with_error_and_stores_nothing(ad
     )
 
     assert response.status_code == 302
-    assert query_of(response["Location"])["status"] == "error"
-    assert query_of(response["Location"])["error"] == "access_denied"
+    assert query_of(response["Location"]) == {
+        "error": "access_denied",
+        "state": state,
+        "integrationId": str(integration.pk),
+    }
     assert not Connection.objects.filter(integration=integration).exists()
-    assert ActivityLog.objects.filter(integration=integration, type="connect", status="error").exists()
+    assert not ActivityLog.objects.filter(integration=integration).exists()  # the public callback writes nothing
 
 
 def test_post_callback_with_provider_error_answers_seed000_error_shape(admin_client, oauth_clients):
@@ -168,18 +178,18 @@ def test_post_callback_with_provider_error_answers_seed000_error_shape(admin_cli
     ids=["500", "html", "timeout", "invalid_grant"],
 )
 @responses.activate
-def test_token_endpoint_failures_redirect_with_a_clear_error_and_store_nothing(
+def test_token_endpoint_failures_answer_a_clear_error_and_store_nothing(
     admin_client, oauth_clients, answer, expected_error
 ):
     integration = make_integration(admin_client.tenant, "google_calendar", user_scoped=False)
     _url, state = start_oauth(admin_client, integration)
     responses.add(responses.POST, GOOGLE_TOKEN_URL, **answer)
+    back = callback_redirect(admin_client, {"code": "the-code-xyz", "state": state})
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "the-code-xyz", "state": state})
+    response = finish_oauth(admin_client, integration, back["code"], back["state"])
 
-    assert response.status_code == 302
-    params = query_of(response["Location"])
-    assert params["status"] == "error" and params["error"] == expected_error
+    assert response.status_code == 400
+    assert response.json()["success"] is False and response.json()["error"] == expected_error
     assert not Connection.objects.filter(integration=integration).exists()
     assert len(responses.calls) == 1  # a code is single-use: never retried
     logged = " ".join(ActivityLog.objects.filter(integration=integration).values_list("message", flat=True))
@@ -235,9 +245,8 @@ def test_oauth_start_for_an_api_key_provider_is_refused(admin_client):
     assert "connect/api-key" in assert_error(response, 400, "VALIDATION_ERROR")["message"]
 
 
-def test_oauth_start_without_a_configured_client_names_the_env_variables(admin_client, settings, monkeypatch):
+def test_oauth_start_without_a_configured_client_names_the_env_variables(admin_client, monkeypatch):
     monkeypatch.delenv("GOOGLE_CLIENT_ID", raising=False)
-    settings.GOOGLE_CLIENT_ID = ""
     integration = make_integration(admin_client.tenant, "google_calendar", user_scoped=False)
 
     response = admin_client.post(
@@ -268,7 +277,7 @@ def test_salesforce_instance_url_from_the_token_response_is_used_for_api_calls(a
         responses.GET, "https://acme.my.salesforce.com/services/data/v60.0/limits", json={"DailyApiRequests": {}}
     )
 
-    admin_client.get("/api/v1/oauth/callback", {"code": "sf-code", "state": state})
+    finish_oauth(admin_client, integration, "sf-code", state)
     response = admin_client.post(f"/api/v1/integrations/{integration.pk}/test")
 
     connection = Connection.objects.get(integration=integration)
@@ -309,9 +318,9 @@ def test_docusign_exchange_uses_basic_client_auth_and_learns_the_account_from_us
         },
     )
 
-    response = admin_client.get("/api/v1/oauth/callback", {"code": "ds-code", "state": state})
+    response = finish_oauth(admin_client, integration, "ds-code", state)
 
-    assert query_of(response["Location"])["status"] == "success"
+    assert response.status_code == 200
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
     assert "client_secret" not in form_of(responses.calls[0].request)
     assert responses.calls[1].request.headers["Authorization"] == "Bearer eyJ0-ds"

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from integrations.models import Connection, OAuthState
 from integrations.tasks.refresh import purge_oauth_states
+from tests.helpers import assert_error
 from tests.integrations.connection_support import (  # noqa: F401
     GOOGLE_TOKEN_URL,
+    finish_oauth,
     google_token,
     make_integration,
     no_backoff_sleep,
@@ -57,12 +59,14 @@ def test_a_replayed_state_is_refused_and_the_code_is_not_exchanged_twice(admin_c
     integration = make_integration(admin_client.tenant, "google_calendar", user_scoped=False)
     _url, state = start_oauth(admin_client, integration)
     responses.add(responses.POST, GOOGLE_TOKEN_URL, json=google_token())
-    admin_client.get("/api/v1/oauth/callback", {"code": "c1", "state": state})
+    assert finish_oauth(admin_client, integration, "c1", state).status_code == 200
 
-    replay = admin_client.get("/api/v1/oauth/callback", {"code": "c1", "state": state})
+    replay = finish_oauth(admin_client, integration, "c1", state)
+    replay_get = admin_client.get("/api/v1/oauth/callback", {"code": "c1", "state": state})
 
-    assert replay.status_code == 302
-    assert query_of(replay["Location"])["error"] == "state_already_used"
+    assert replay.status_code == 400 and replay.json()["error"] == "state_already_used"
+    assert query_of(replay_get["Location"])["error"] == "state_already_used"
+    assert "code" not in query_of(replay_get["Location"])
     assert len(responses.calls) == 1
     assert Connection.objects.get(integration=integration).status == "active"
 
@@ -73,8 +77,10 @@ def test_an_expired_state_is_refused(admin_client, oauth_clients):
     OAuthState.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
     response = admin_client.get("/api/v1/oauth/callback", {"code": "c1", "state": state})
+    completed = finish_oauth(admin_client, integration, "c1", state)
 
     assert query_of(response["Location"])["error"] == "state_expired"
+    assert completed.status_code == 400 and completed.json()["error"] == "state_expired"
     assert not Connection.objects.exists()
 
 
@@ -88,7 +94,7 @@ def test_a_forged_state_renders_an_error_page_and_never_redirects(anon_client, d
     assert response["Content-Type"].startswith("text/html")
 
 
-def test_a_flow_started_without_return_url_shows_the_result_page(admin_client, oauth_clients):
+def test_a_flow_started_without_return_url_shows_the_hand_off_page_with_the_provider_error(admin_client, oauth_clients):
     integration = make_integration(admin_client.tenant, "google_calendar", user_scoped=False)
     auth_url = admin_client.get(f"/api/v1/integrations/{integration.pk}/oauth/authorize").json()["authUrl"]
 
@@ -96,8 +102,9 @@ def test_a_flow_started_without_return_url_shows_the_result_page(admin_client, o
         "/api/v1/oauth/callback", {"error": "access_denied", "state": query_of(auth_url)["state"]}
     )
 
-    assert response.status_code == 400 and "Location" not in response
+    assert response.status_code == 200 and "Location" not in response
     assert b"access_denied" in response.content
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_another_tenants_state_is_invalid_on_the_post_callback_and_stays_usable(
@@ -116,7 +123,9 @@ def test_another_tenants_state_is_invalid_on_the_post_callback_and_stays_usable(
     assert OAuthState.objects.get().used_at is None
 
 
-def test_a_state_of_another_user_or_integration_is_invalid_on_the_post_callback(make_client, oauth_clients):
+def test_a_state_of_another_user_is_403_and_of_another_integration_invalid_on_the_post_callback(
+    make_client, oauth_clients
+):
     alice = make_client("admin")
     bob = make_client("admin", tenant=alice.tenant)
     first = make_integration(alice.tenant, "google_calendar", user_scoped=False)
@@ -128,7 +137,9 @@ def test_a_state_of_another_user_or_integration_is_invalid_on_the_post_callback(
         f"/api/v1/integrations/{second.pk}/oauth/callback", {"code": "c", "state": state}, format="json"
     )
 
-    assert by_bob.json()["error"] == "invalid_state" and on_other.json()["error"] == "invalid_state"
+    assert_error(by_bob, 403, "PERMISSION_DENIED")
+    assert on_other.json()["error"] == "invalid_state"
+    assert OAuthState.objects.get().used_at is None
 
 
 def test_post_callback_needs_a_code_or_an_error(admin_client, oauth_clients):

@@ -52,7 +52,14 @@ def test_members_see_and_disconnect_only_their_own_connection(make_client, oauth
     bobs_view = bob.get(f"/api/v1/me/integrations/{integration.pk}/connection")
     bobs_disconnect = bob.post(f"/api/v1/me/integrations/{integration.pk}/disconnect")
 
-    assert bobs_view.json() == {"connected": False, "connectionId": None, "status": None, "lastConnectedAt": None}
+    assert bobs_view.json() == {
+        "connected": False,
+        "connectionId": None,
+        "status": None,
+        "lastConnectedAt": None,
+        "needsReconnect": False,
+        "reconnectReason": None,
+    }
     assert_error(bobs_disconnect, 404, "CONNECTION_NOT_FOUND")
     assert Connection.objects.get(pk=alices.pk).status == "active"
 

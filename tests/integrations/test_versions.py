@@ -80,7 +80,7 @@ def test_restore_brings_back_config_and_credentials_as_a_new_version(admin_clien
     base = f"{URL}/{integration_id}"
     admin_client.patch(base, {"config": {"region": "us"}, "credentials": {"apiKey": KEY_TWO}}, format="json")
 
-    response = admin_client.post(f"{base}/versions/1/restore")
+    response = admin_client.post(f"{base}/versions/1/restore", {"restoreCredentials": True}, format="json")
 
     assert response.status_code == 200, response.content
     body = response.json()

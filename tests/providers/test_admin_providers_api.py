@@ -127,7 +127,7 @@ def test_create_accepts_a_whole_catalog_file_entry(super_admin_client, db):
         (minimal(authType="oauth2"), "oauthConfig"),
         (minimal(apiBaseUrl="http://insecure.example.com"), "apiBaseUrl"),
         (minimal(healthCheck={"method": "GET", "path": "/me"}), "healthCheck"),
-        (minimal(unknownThing=1), "(entry)"),
+        (minimal(unknownThing=1), "unknownThing"),
     ],
 )
 def test_create_rejects_an_invalid_entry_naming_the_field(super_admin_client, db, body, field):
@@ -244,15 +244,15 @@ def test_delete_is_409_while_integrations_use_the_provider(super_admin_client, c
 
 
 # --- OAuth client from the environment ----------------------------------------------------------------------------
-def test_oauth_client_comes_from_the_env_variables_the_entry_names(catalog, monkeypatch, settings):
+def test_oauth_client_comes_from_the_env_variables_the_entry_names(catalog, monkeypatch):
     google = catalog["google_calendar"]
     assert provider_oauth_client(google) is None
 
     monkeypatch.setenv("GOOGLE_CLIENT_ID", "env-id.apps.googleusercontent.com")
     assert provider_oauth_client(google) is None  # the secret is still missing
-    settings.GOOGLE_CLIENT_SECRET = "from-settings"
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "from-env")
 
-    assert provider_oauth_client(google) == ("env-id.apps.googleusercontent.com", "from-settings")
+    assert provider_oauth_client(google) == ("env-id.apps.googleusercontent.com", "from-env")
     assert provider_oauth_client(catalog["stripe"]) is None  # not an OAuth provider
 
 
@@ -326,3 +326,31 @@ def test_admin_change_form_refuses_an_entry_the_schema_rejects(staff_browser, ca
     assert response.status_code == 200
     assert "color" in response.context["adminform"].form.errors
     assert Provider.objects.get(pk=provider.pk).color == "#635BFF"
+
+
+def test_admin_change_form_accepts_a_provider_whose_client_is_stored(staff_browser, super_admin_client):
+    body = {
+        "provider": "stored_client",
+        "name": "Stored Client",
+        "displayName": "Stored Client",
+        "category": "custom",
+        "authType": "oauth2",
+        "oauthConfig": {"issuer": "https://login.stored.example", "clientId": "cid", "clientSecret": "csecret-XYZ"},
+    }
+    assert super_admin_client.post(URL, body, format="json").status_code == 201
+    provider = Provider.objects.get(key="stored_client")
+    form = staff_browser.get(f"/admin/providers/provider/{provider.pk}/change/").context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        value = field.prepare_value(value) if hasattr(field, "prepare_value") else value
+        if value is None or (isinstance(value, bool) and not value):
+            continue
+        data[name] = value
+    data["audience"] = "system"
+
+    response = staff_browser.post(f"/admin/providers/provider/{provider.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    provider.refresh_from_db()
+    assert provider.audience == "system" and provider.oauth_client_secret == "csecret-XYZ"

@@ -55,12 +55,13 @@ def test_get_client_without_a_connection_uses_the_tenant_level_one():
     assert client.connection.pk == connection.pk
 
 
-def test_get_client_of_a_user_scoped_integration_uses_an_active_user_connection(make_client):
+def test_get_client_of_a_user_scoped_integration_takes_no_users_connection_unless_given(make_client):
     member = make_client("member")
     integration = make_integration(member.tenant, "google_calendar")
     connection = oauth_connection(integration, user=member.user)
 
-    assert get_client(integration).connection.pk == connection.pk
+    assert get_client(integration).connection is None
+    assert get_client(integration, connection=connection).connection.pk == connection.pk
 
 
 def test_check_result_maps_kinds_to_health():

@@ -51,12 +51,21 @@ def test_503_then_200_is_retried_with_backoff(no_backoff_sleep):
 
 
 @responses.activate
-def test_429_honours_retry_after(no_backoff_sleep):
-    responses.add(responses.GET, URL, status=429, headers={"Retry-After": "3"})
+def test_503_honours_retry_after(no_backoff_sleep):
+    responses.add(responses.GET, URL, status=503, headers={"Retry-After": "3"})
     responses.add(responses.GET, URL, json={})
 
     assert provider_request("GET", URL).status_code == 200
     assert no_backoff_sleep == [3.0]
+
+
+@responses.activate
+def test_a_429_is_returned_at_once_without_a_blocking_retry(no_backoff_sleep):
+    responses.add(responses.GET, URL, status=429, headers={"Retry-After": "3"})
+    responses.add(responses.GET, URL, json={})
+
+    assert provider_request("GET", URL).status_code == 429
+    assert len(responses.calls) == 1 and no_backoff_sleep == []
 
 
 @responses.activate
@@ -87,11 +96,12 @@ def test_a_post_is_not_retried_on_500_unless_idempotent(no_backoff_sleep):
 
 
 @responses.activate
-def test_a_429_is_retried_even_for_post():
+def test_a_429_is_not_retried_for_post_either():
     responses.add(responses.POST, URL, status=429)
     responses.add(responses.POST, URL, status=201)
 
-    assert provider_request("POST", URL, json={}).status_code == 201
+    assert provider_request("POST", URL, json={}).status_code == 429
+    assert len(responses.calls) == 1
 
 
 @responses.activate

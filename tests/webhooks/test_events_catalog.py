@@ -33,10 +33,15 @@ PLATFORM_EVENTS = {
     "integration.connected",
     "integration.disconnected",
     "integration.connection_expired",
+    "integration.connection_recovered",
     "integration.health_changed",
     "integration.event_received",
     "webhook.disabled",
     "webhook.test",
+    "webhook.delivery.failing",
+    "webhook.delivery.exhausted",
+    "webhook.endpoint.disabled",
+    "webhook.endpoint.recovered",
 }
 
 
@@ -91,7 +96,17 @@ def test_every_role_reads_the_catalog(make_client, role):
     assert body["total"] == len(CATALOG)
     assert body["hasMore"] is False
     first = body["items"][0]
-    assert set(first) == {"event", "category", "description", "example"}
+    assert set(first) == {
+        "name",
+        "event",
+        "group",
+        "category",
+        "description",
+        "schema",
+        "example",
+        "version",
+        "deprecated",
+    }
     assert {item["event"] for item in body["items"]} == set(CATALOG)
     created = next(i for i in body["items"] if i["event"] == "application.created")
     assert created["category"] == "application"
@@ -102,10 +117,10 @@ def test_every_role_reads_the_catalog(make_client, role):
 def test_catalog_filters_by_category_and_paginates(admin_client):
     response = admin_client.get(URL, {"category": "offer"})
     assert [i["event"] for i in response.json()["items"]] == [
-        "offer.created",
-        "offer.sent",
         "offer.accepted",
+        "offer.created",
         "offer.declined",
+        "offer.sent",
     ]
 
     page = admin_client.get(URL, {"limit": 5, "offset": 5}).json()

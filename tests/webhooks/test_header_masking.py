@@ -97,9 +97,18 @@ def test_header_values_are_encrypted_at_rest():
     assert Webhook.objects.get(pk=webhook.pk).headers == {"Authorization": TOKEN}
 
 
-def test_mask_helper_keeps_only_the_platform_headers():
-    assert sender.mask_headers({"webhook-signature": "v1,abc", "Cookie": "a=b", "User-Agent": "x"}) == {
-        "webhook-signature": "v1,abc",
+def test_mask_helper_keeps_only_the_platform_headers_and_masks_signatures():
+    headers = {"webhook-signature": "v1,abc", "webhook-id": "msg_1", "Cookie": "a=b", "X-Route": "r", "User-Agent": "x"}
+    assert sender.mask_headers(headers) == {
+        "webhook-signature": "********",
+        "webhook-id": "msg_1",
         "Cookie": "********",
+        "X-Route": "********",
         "User-Agent": "x",
+    }
+    # Inbound requests: only the named header and credential-looking ones.
+    assert sender.mask_headers({"X-Route": "r", "Stripe-Signature": "t=1", "X-Key": "k"}, secret_names=["x-route"]) == {
+        "X-Route": "********",
+        "Stripe-Signature": "********",
+        "X-Key": "********",
     }

@@ -78,6 +78,26 @@ class TestReceiverRateLimits:
         ep = endpoint()  # another sender is not affected
         assert post_signed(anon_client, ep, stripe_event(), REMOTE_ADDR=_fresh_address()).status_code == 200
 
+    def test_a_forged_x_forwarded_for_does_not_move_the_senders_budget(self, anon_client, limits, settings):
+        settings.TRUSTED_PROXIES = []  # the default: no proxy vouches for the header
+        limits(webhook_receiver="3/minute", webhook_receiver_path="100/minute", webhook_receiver_address="100/minute")
+        ep, attacker = endpoint(), _fresh_address()
+        answers = [
+            _post(anon_client, ep.path, b"{}", {"X-Forwarded-For": _fresh_address()}, ip=attacker).status_code
+            for _ in range(5)
+        ]
+        assert answers == [401, 401, 401, 429, 429]
+
+    def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(self, anon_client, limits, settings):
+        settings.TRUSTED_PROXIES = ["10.9.0.0/16"]
+        limits(webhook_receiver="2/minute", webhook_receiver_path="100/minute", webhook_receiver_address="100/minute")
+        ep, attacker, provider = endpoint(), _fresh_address(), _fresh_address()
+        via_proxy = {"X-Forwarded-For": f"{_fresh_address()}, {attacker}"}  # the left entry is the client's own lie
+        junk = [_post(anon_client, ep.path, b"{}", via_proxy, ip="10.9.0.5").status_code for _ in range(3)]
+        assert junk == [401, 401, 429]
+        ok = post_signed(anon_client, ep, stripe_event(), REMOTE_ADDR="10.9.0.5", HTTP_X_FORWARDED_FOR=provider)
+        assert ok.status_code == 200
+
     def test_limits_default_to_ten_times_the_per_path_and_address_rate(self):
         from django.conf import settings
 

@@ -77,7 +77,8 @@ def test_unpadded_whsec_secret_is_accepted():
 
 def test_sign_payload_hex_is_hmac_sha256_of_body():
     secret = generate_secret()
-    assert sign_payload_hex(BODY, secret) == hmac.new(secret_bytes(secret), BODY, hashlib.sha256).hexdigest()
+    # keyed with the secret string as the API returned it (UTF-8), as the product docs' consumer verifies it
+    assert sign_payload_hex(BODY, secret) == hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
 
 
 def test_sign_standard_matches_official_library():
@@ -248,3 +249,33 @@ def test_user_provided_secret_works_for_hex_header():
 def test_hex_header_without_timestamp_is_accepted():
     secret = generate_secret()
     verify(BODY, {"X-Webhook-Signature": sign_payload_hex(BODY, secret)}, secret)
+
+
+# --------------------------------------------------------------------------- v1a (ed25519)
+
+
+def test_v1a_signature_verifies_with_the_public_key_and_nothing_else():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from webhooks.signing import generate_keypair
+
+    private, public = generate_keypair()
+    other_private, other_public = generate_keypair()
+    now = 1_700_000_000
+    headers = build_headers(msg_id="msg_1", event="e", attempt=1, timestamp=now, body=BODY, secrets=[private])
+
+    version, _, signature = headers["webhook-signature"].partition(",")
+    assert version == "v1a" and "X-Webhook-Signature" not in headers
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public.removeprefix("whpk_")))
+    key.verify(base64.b64decode(signature), b"msg_1.1700000000." + BODY)  # raises if wrong
+    verify(BODY, headers, public, now=now)
+    with pytest.raises(WebhookVerificationError):
+        verify(BODY + b" ", headers, public, now=now)
+    with pytest.raises(WebhookVerificationError):
+        verify(BODY, headers, other_public, now=now)
+    with pytest.raises(WebhookVerificationError):
+        verify(BODY, headers, public, now=now + 3600)
+    both = build_headers(msg_id="m", event="e", attempt=1, timestamp=now, body=BODY, secrets=[other_private, private])
+    verify(BODY, both, public, now=now)
+    verify(BODY, both, other_public, now=now)
+    assert private not in str(both) and private.removeprefix("whsk_") not in str(both)

@@ -1,1 +1,1 @@
-from webhooks.admin import inbound, outbound  # noqa: F401
+from webhooks.admin import event_types, inbound, outbound  # noqa: F401

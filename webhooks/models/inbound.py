@@ -113,14 +113,14 @@ class InboundEvent(models.Model):
     body = models.BinaryField()
     body_size = models.PositiveIntegerField(default=0)
     headers = models.JSONField(default=dict, blank=True)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     content_type = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=InboundEventStatus.choices, default=InboundEventStatus.PENDING)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
-    processing_ms = models.PositiveIntegerField(null=True, blank=True)
+    processing_ms = models.PositiveIntegerField("processing time (ms)", null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

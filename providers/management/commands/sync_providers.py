@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.catalog_loader import CATALOG_DIR, CatalogError, load_catalog
@@ -26,7 +27,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, catalog_dir=None, **options):
         try:
-            entries = load_catalog(Path(catalog_dir or CATALOG_DIR))
+            entries = load_catalog(
+                Path(catalog_dir or CATALOG_DIR), http_allowed_networks=settings.PROVIDER_ALLOWED_NETWORKS
+            )
         except CatalogError as exc:
             raise CommandError(f"The provider catalog is invalid:\n{exc}")
         results = providers_sync(entries=entries, dry_run=dry_run)

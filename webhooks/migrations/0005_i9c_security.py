@@ -26,7 +26,7 @@ def encrypt_existing_headers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0001_initial'),
+        ('webhooks', '0004_i12b_flow_control'),
     ]
 
     operations = [

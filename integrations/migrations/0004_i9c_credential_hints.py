@@ -34,7 +34,7 @@ def recompute_hints(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_initial'),
+        ('integrations', '0003_i14_verbose_names'),
     ]
 
     operations = [
