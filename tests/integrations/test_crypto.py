@@ -1,5 +1,7 @@
 """Encrypted columns: nothing in plaintext at rest, readable with any listed key, a wrong key fails loudly."""
 
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
@@ -76,6 +78,22 @@ def test_hints_stored_under_the_old_rule_are_recomputed_by_the_migration(stored)
     from django.apps import apps
 
     Connection.objects.filter(integration=stored).update(credential_hint="sk_l…WxYz")
-    migration = importlib.import_module("integrations.migrations.0002_i9c_credential_hints")
+    migration = importlib.import_module("integrations.migrations.0004_i9c_credential_hints")
     migration.recompute_hints(apps, None)
     assert Connection.objects.get(integration=stored).credential_hint == "…" + SECRET[-4:]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("secret", "hint"), [(SECRET, "…WxYz"), ("sk_test_1234", "********")])
+def test_the_list_and_detail_reads_show_the_same_short_hint(admin_client, secret, hint):
+    """The integration list and detail (read without serializers, from the stored hint) follow the hint rule."""
+    integration = IntegrationFactory(tenant=admin_client.tenant, provider=catalog_provider("stripe"))
+    integration_set_credentials(integration=integration, credentials={"apiKey": secret}, credential_type="api_key")
+
+    page = admin_client.get("/api/v1/integrations").json()
+    listed = page["items"]
+    detail = admin_client.get(f"/api/v1/integrations/{integration.pk}").json()
+
+    assert [row["credentialHint"] for row in listed if row["id"] == str(integration.pk)] == [hint]
+    assert detail["credentialHint"] == hint
+    assert secret[-8:] not in json.dumps(listed) + json.dumps(detail)
