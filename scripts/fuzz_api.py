@@ -133,6 +133,15 @@ def seed() -> dict:
     Delivery.objects.filter(pk=delivery.pk).update(
         status="failed", attempt_count=1, last_attempt=attempt, completed_at=timezone.now()
     )
+    # The auth proxy's own connected integration: the rest of the run deactivates and disconnects the one above, and
+    # a proxy call to a disconnected integration stops at its 409 before the forwarding code.
+    proxied = integrations.integration_create(tenant=tenant, provider="stripe", name="Stripe (proxy)", actor=admin)
+    integrations.integration_set_credentials(
+        integration=proxied,
+        credentials={"apiKey": "sk_test_fuzz_proxy_0123456789abcdef"},
+        credential_type="api_key",
+        actor=admin,
+    )
     # A recovery job (what POST …/recover starts; no worker runs here, so it stays pending) and a custom event type
     # (the built-in ones are the platform's and refuse most edits).
     recovery = WebhookRecovery.objects.create(
@@ -179,6 +188,7 @@ def seed() -> dict:
         "inbound_path": unsigned.path,
         "version": 1,
         "recovery": str(recovery.pk),
+        "proxied_integration": str(proxied.pk),
         "event_type": event_type.name,
     }
 
@@ -188,6 +198,14 @@ PROXY = r"^/api/v1/integrations/\{id\}/proxy/"
 
 def schemathesis_config(ids: dict) -> str:
     """The seeded ids in the path parameters, per resource (`{id}` names a different object under each prefix)."""
+    # The first block that names an option decides it: the proxy's block comes before the integration one.
+    blocks = [
+        # The auth proxy forwards to the provider's real API, which this machine cannot reach: its documented 502
+        # ("the provider could not be reached") is the right answer here, not a server error of ours.
+        f"[[operations]]\ninclude-path-regex = {json.dumps(PROXY)}\n"
+        f'parameters = {{ "path.id" = {json.dumps(ids["proxied_integration"])} }}\n'
+        'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]\n'
+    ]
     rules = [
         (
             r"^/api/v1/integrations/inbound-webhooks/\{id\}",
@@ -203,17 +221,9 @@ def schemathesis_config(ids: dict) -> str:
         (r"^/api/v1/webhooks/receive/\{path\}", {"path": ids["inbound_path"]}),
         (r"^/api/v1/admin/event-types/\{name\}", {"name": ids["event_type"]}),
     ]
-    blocks = []
     for regex, params in rules:
         values = ", ".join(f'"path.{name}" = {json.dumps(value)}' for name, value in params.items())
         blocks.append(f"[[operations]]\ninclude-path-regex = {json.dumps(regex)}\nparameters = {{ {values} }}\n")
-    # The auth proxy forwards to the provider's real API, which this machine cannot reach: its documented 502
-    # ("the provider could not be reached") is the right answer here, not a server error of ours.
-    blocks.append(
-        "[[operations]]\n"
-        f"include-path-regex = {json.dumps(PROXY)}\n"
-        'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]\n'
-    )
     return "\n".join(blocks)
 
 
