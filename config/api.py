@@ -12,6 +12,7 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from djangorestframework_camel_case.util import camelize, camelize_re, underscore_to_camel
 from rest_framework import exceptions
@@ -94,6 +95,9 @@ def exception_handler(exc, context):
         if getattr(exc, "retry_after", None):  # e.g. a provider's rate budget is spent (providers.budget)
             headers["Retry-After"] = str(int(exc.retry_after))
             extra["retryAfter"] = int(exc.retry_after)
+    elif isinstance(exc, RequestDataTooBig):  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check on request.body
+        status_code, code, details = 413, "PAYLOAD_TOO_LARGE", {}
+        message = f"The body exceeds the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
     elif isinstance(exc, exceptions.ValidationError):
         details = _validation_details(exc.detail)
         status_code, code, message = 400, "VALIDATION_ERROR", _first_message(details)
@@ -294,6 +298,14 @@ def hit_rate_limit(group: str, ident: str) -> RateLimit:
     return RateLimit(limit, count, (window + 1) * period)
 
 
+def peek_rate_limit(group: str, ident: str) -> RateLimit:
+    """The current window's count of a budget without spending any of it (charged later by hit_rate_limit)."""
+    limit, period = parse_rate(settings.RATE_LIMITS[group])
+    window = int(time.time() // period)
+    count = cache.get(f"rl:{group}:{ident}:{window}") or 0
+    return RateLimit(limit, int(count), (window + 1) * period)
+
+
 # --- Client identity ----------------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
 def _proxy_networks(cidrs: tuple[str, ...]) -> tuple:
@@ -339,7 +351,7 @@ def client_ip(request) -> str:
 class GroupRateThrottle(BaseThrottle):
     """Per user (or client address when anonymous) and endpoint group; a view names its group in `rate_limit_group`.
 
-    A view may define `rate_limit_ident(request)` to count by something else (the inbound receiver counts per path).
+    A view may define `rate_limit_ident(request)` to count by something else (the inbound receiver: its own throttle).
     """
 
     def allow_request(self, request, view):

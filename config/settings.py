@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.api.RequestIdMiddleware",
+    "config.input_limits.RejectNulMiddleware",  # issue 9: NUL in a path or query parameter is a 400
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -224,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.input_limits.JSONParser"],  # body size, depth and NUL limits (issue 9)
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "DEFAULT_THROTTLE_CLASSES": ["config.api.GroupRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
@@ -334,6 +335,13 @@ RATE_LIMITS = {
     "webhooks": env.str("RATE_LIMIT_WEBHOOKS", default="200/minute"),
     "webhook_receiver": env.str("RATE_LIMIT_WEBHOOK_RECEIVER", default="600/minute"),
 }
+# Inbound receiver (issue 9): RATE_LIMIT_WEBHOOK_RECEIVER above counts per (path, sender address); a path's verified
+# requests share a larger ceiling, and one sender address has a budget across all paths. Both default to ten times
+# the per-(path, address) rate.
+_receiver_count, _, _receiver_period = RATE_LIMITS["webhook_receiver"].partition("/")
+_receiver_tenfold = f"{int(_receiver_count) * 10}/{_receiver_period}"
+RATE_LIMITS["webhook_receiver_path"] = env.str("RATE_LIMIT_WEBHOOK_RECEIVER_PATH", default=_receiver_tenfold)
+RATE_LIMITS["webhook_receiver_address"] = env.str("RATE_LIMIT_WEBHOOK_RECEIVER_ADDRESS", default=_receiver_tenfold)
 
 # Activity log entries older than this many days are deleted by a daily task.
 ACTIVITY_LOG_RETENTION_DAYS = env.int("ACTIVITY_LOG_RETENTION_DAYS", default=90)
@@ -387,13 +395,15 @@ if REDIS_URL:
     }
 else:
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange tables too: by default kombu writes them to ./control, wherever the process started.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

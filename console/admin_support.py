@@ -7,17 +7,13 @@ admin did it, from the console, and renders safely.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from integrations.activity import log_activity
 
-MASK = "••••••"
-# Header names whose values are credentials or derived from one, whatever the subscription calls them.
-_SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|password|signature|auth", re.IGNORECASE)
 EXCERPT_CHARS = 600
 
 
@@ -41,16 +37,6 @@ def console_activity(
         details={"source": "console", **(details or {})},
         actor=request.user,
     )
-
-
-def masked_headers(headers: Mapping[str, str] | None, *, secret_names: Iterable[str] = ()) -> dict[str, str]:
-    """Headers with the value of each custom header of the subscription (its values are the tenant's secrets, e.g.
-    an API key for the receiver) and of each credential-looking or signature header replaced by a mask."""
-    custom = {name.lower() for name in secret_names}
-    return {
-        name: (MASK if name.lower() in custom or _SENSITIVE_HEADER.search(name) else str(value))
-        for name, value in (headers or {}).items()
-    }
 
 
 def headers_table(headers: Mapping[str, str], *, testid: str = "headers"):

@@ -98,12 +98,13 @@ class ConnectionSerializer(serializers.Serializer):
     credentials_set = serializers.SerializerMethodField()
     credential_hint = serializers.CharField()
     granted_scopes = serializers.ListField(child=serializers.CharField())
-    connected_at = serializers.DateTimeField()
-    last_validated_at = serializers.DateTimeField()
+    # Null until it happens (never validated, no expiry, never refreshed or disconnected): the schema says so.
+    connected_at = serializers.DateTimeField(allow_null=True)
+    last_validated_at = serializers.DateTimeField(allow_null=True)
     validation_error = serializers.SerializerMethodField()
-    expires_at = serializers.DateTimeField()
-    last_refreshed_at = serializers.DateTimeField()
-    disconnected_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_refreshed_at = serializers.DateTimeField(allow_null=True)
+    disconnected_at = serializers.DateTimeField(allow_null=True)
     needs_reconnect = serializers.BooleanField(
         help_text="True when the connection is expired, revoked or in error: the user must connect again (the "
         "connection id stays the same)."

@@ -303,6 +303,10 @@ class OAuthCallbackView(RateLimitFirstMixin, APIView):
             302: OpenApiResponse(description="To the return URL with code and state, or error."),
             (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="The hand-off page (no return URL)."),
             (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Unknown state: an error page."),
+            (400, "application/json"): OpenApiResponse(
+                ErrorResponseSerializer,
+                description="Input no view reads (a NUL byte in the query, config.input_limits): the API's error.",
+            ),
         },
         auth=[],
     )

@@ -185,15 +185,23 @@ def validate_credentials(provider: Provider, credentials: Any, credential_type: 
     return credentials
 
 
+# A hint shows at most this many trailing characters of the main secret, and none of one shorter than
+# CREDENTIAL_HINT_MIN_LENGTH: the first characters of a key are often a guessable prefix, and every character
+# shown of a short secret is a large share of it.
+CREDENTIAL_HINT_VISIBLE = 4
+CREDENTIAL_HINT_MIN_LENGTH = 20
+CREDENTIAL_HINT_MASK = "********"
+
+
 def credential_hint(credentials: dict) -> str:
-    """A masked hint of the main secret: `sk_l…WxYz` (first 4 + … + last 4), fully masked under 12 characters."""
+    """A masked hint of the main secret: `…WxYz` (its last 4 characters), fully masked under 20 characters."""
     value = next((credentials[k] for k in _MAIN_SECRET_KEYS if isinstance(credentials.get(k), str)), None)
     if value is None:
         strings = [v for v in credentials.values() if isinstance(v, str)]
         value = max(strings, key=len) if strings else ""
-    if len(value) < 12:
-        return "********"
-    return f"{value[:4]}…{value[-4:]}"
+    if len(value) < CREDENTIAL_HINT_MIN_LENGTH:
+        return CREDENTIAL_HINT_MASK
+    return f"…{value[-CREDENTIAL_HINT_VISIBLE:]}"
 
 
 # --- Internals ----------------------------------------------------------------------------------------------------

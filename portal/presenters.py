@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhooks.delivery import mask_headers
+
 _SECRETISH = re.compile(r"(key|secret|token|passw|signature|credential|auth)", re.IGNORECASE)
-_SIGNATURE_HEADERS = {"x-webhook-signature", "webhook-signature", "authorization"}
 MASK = "••••••••"
 
 
@@ -132,14 +133,8 @@ def _show(value: Any) -> str:
 
 
 def masked_headers(headers: dict | None) -> list[tuple[str, str]]:
-    """Attempt request headers for display: signatures and anything secret-looking shown masked."""
-    rows = []
-    for name, value in (headers or {}).items():
-        lowered = name.lower()
-        if lowered in _SIGNATURE_HEADERS or (_SECRETISH.search(lowered) and lowered not in ("webhook-id",)):
-            value = MASK
-        rows.append((name, str(value)))
-    return rows
+    """Attempt request headers for display, as rows: masked by the one rule every read uses (webhooks.delivery)."""
+    return list(mask_headers(headers).items())
 
 
 def excerpt(text: str | None, limit: int = 2000) -> str:

@@ -22,6 +22,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -59,8 +60,6 @@ SUCCESS = "success"
 RETRY = "retry"
 FAILED = "failed"
 
-_SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|password|signature-key", re.IGNORECASE)
-_OUR_SIGNATURE_HEADERS = {"x-webhook-signature", "webhook-signature"}
 
 _session_lock = threading.Lock()
 _session: requests.Session | None = None
@@ -194,15 +193,43 @@ class Outcome:
         return self.error or f"HTTP {self.response_status}"
 
 
+# What every read of a masked header shows instead of its value. A subscription's custom header values are write-only,
+# like secrets (a destination's `Authorization: Bearer …` is a credential); the API, the console and the portal all
+# mask through mask_headers below, so there is one rule.
+MASKED_HEADER_VALUE = "********"
+# The headers we set on every delivery (webhooks.signing.build_headers): shown as sent, but for the signatures. A
+# subscription cannot set these names (webhooks.services._validate_headers), so any other name is a custom header.
+PLATFORM_HEADERS = frozenset(
+    {"content-type", "user-agent", "x-webhook-signature", "x-webhook-event", "x-webhook-id", "x-webhook-attempt"}
+    | {"x-webhook-timestamp", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+# Names whose values are credentials or derived from one, whoever set them (a provider's inbound headers included).
+_SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|passw|signature|credential|auth", re.IGNORECASE)
+
+
+def mask_headers(headers: Mapping | None, *, secret_names: Iterable[str] | None = None) -> dict[str, str]:
+    """`headers` for display with secret values replaced by MASKED_HEADER_VALUE.
+
+    Credential-looking names (authorization, cookie, token, key, signature…) are always masked. With `secret_names`
+    None (an outbound subscription's headers or a delivery attempt's), every header but the platform's own is a
+    custom header and masked; otherwise (inbound requests, whose headers the provider chose) only the names given.
+    """
+    custom = None if secret_names is None else {str(name).lower() for name in secret_names}
+
+    def secret(name: str) -> bool:
+        lowered = name.lower()
+        if _SENSITIVE_HEADER.search(lowered):
+            return True
+        return lowered not in PLATFORM_HEADERS if custom is None else lowered in custom
+
+    return {
+        str(name): MASKED_HEADER_VALUE if secret(str(name)) else str(value) for name, value in (headers or {}).items()
+    }
+
+
 def _stored_headers(headers: dict[str, str], custom: dict[str, str]) -> dict[str, str]:
-    """Request headers as recorded on the attempt: custom headers that look like credentials are masked."""
-    stored = {}
-    for name, value in headers.items():
-        if name in custom and name.lower() not in _OUR_SIGNATURE_HEADERS and _SENSITIVE_HEADER.search(name):
-            stored[name] = "[redacted]"
-        else:
-            stored[name] = value
-    return stored
+    """Request headers as recorded on the attempt: every custom header's value masked, never stored."""
+    return {name: MASKED_HEADER_VALUE if name in custom else value for name, value in headers.items()}
 
 
 def send_once(

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from integrations import events
+from webhooks.inbound_signatures import BODY_HASH_PREFIX
 
 EVENT_RECEIVED = "integration.event_received"
 _FORM = "application/x-www-form-urlencoded"
@@ -108,9 +109,18 @@ def dispatch(event) -> HandlerResult:
     return handler_for(context.provider_key)(context)
 
 
-def announce(context: InboundContext, event_type: str | None, data: Any) -> HandlerResult:
-    """Emit `integration.event_received` for this event (outbound webhooks deliver it after commit)."""
+def announce(
+    context: InboundContext, event_type: str | None, data: Any, *, provider_event_id: str | None = None
+) -> HandlerResult:
+    """Emit `integration.event_received` for this event (outbound webhooks deliver it after commit).
+
+    `providerEventId` is the provider's id of the event: the deduplication key unless that is our hash of the body
+    (a provider that names no id in what it signs), or what the handler read elsewhere (GitHub's delivery header).
+    """
     integration = context.integration
+    if provider_event_id is None:
+        key = context.event.provider_event_id
+        provider_event_id = None if not key or key.startswith(BODY_HASH_PREFIX) else key
     events.emit(
         integration.tenant,
         EVENT_RECEIVED,
@@ -118,7 +128,7 @@ def announce(context: InboundContext, event_type: str | None, data: Any) -> Hand
             "integrationId": str(integration.id),
             "provider": context.provider_key,
             "providerEventType": event_type,
-            "providerEventId": context.event.provider_event_id,
+            "providerEventId": provider_event_id,
             "inboundEventId": str(context.event.id),
             "data": data,
         },
@@ -169,7 +179,7 @@ def github_handler(context: InboundContext) -> HandlerResult:
             data = json.loads(context.form["payload"])
     action = _str(data.get("action")) if isinstance(data, dict) else None
     event_type = f"{name}.{action}" if name and action else name
-    return announce(context, event_type, data)
+    return announce(context, event_type, data, provider_event_id=context.header("X-GitHub-Delivery") or None)
 
 
 @register("slack")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,11 +19,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from config.errors import Conflict, DomainError, NotFound, ValidationFailed
+from config.errors import DomainError, ValidationFailed
+from config.input_limits import PayloadTooLarge  # noqa: F401  (the receiver's 413, re-exported)
 from webhooks.inbound_signatures import InboundRequest, SignatureError, provider_event_id, verify_signature
 from webhooks.models.inbound import (
+    PATH_MAX_LENGTH,
     InboundEndpoint,
     InboundEvent,
     InboundEventStatus,
@@ -48,19 +52,26 @@ RECEIVE_FIELDS = (
     "verify_signature",
     "signature_header",
     "signature_scheme",
+    "require_timestamp",
 )
+# A custom path gets this many random characters appended ("stripe-prod" -> "stripe-prod-k3v9x2mq7b"), so choosing
+# a path can never collide with (and so reveal) another tenant's endpoint.
+CUSTOM_PATH_SUFFIX_LENGTH = 10
+_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "PAYLOAD_TOO_LARGE"
-    default_message = "The request body is too large."
+class WebhookRejected(DomainError):
+    """The one answer for every request the receiver refuses: an unknown or inactive path, a missing or bad
+    signature, a stale timestamp. It says nothing about which, so the receiver is no oracle for which paths exist;
+    the reason goes to the server log and to the endpoint's `lastRejectedReason`, where its tenant can read it."""
 
-
-class InvalidSignature(DomainError):
     status_code = 401
-    code = "INVALID_SIGNATURE"
-    default_message = "Missing or invalid webhook signature."
+    code = "WEBHOOK_REJECTED"
+    default_message = "Webhook rejected: the endpoint's owner can see why in its rejection log."
+
+
+# The name the rest of the code knew it by.
+InvalidSignature = WebhookRejected
 
 
 class TransientProcessingError(Exception):
@@ -84,11 +95,26 @@ def default_scheme_for(integration) -> str:
     return scheme if scheme in SignatureScheme.values else SignatureScheme.HMAC_SHA256
 
 
-def _path_taken(path: str, *, exclude_pk=None) -> bool:
-    qs = InboundEndpoint.objects.filter(path=path)
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
+def _custom_path(chosen: str) -> str:
+    """The stored form of a path the tenant chose: a random suffix makes it unique without looking at others'."""
+    if len(chosen) + 1 + CUSTOM_PATH_SUFFIX_LENGTH > PATH_MAX_LENGTH:
+        limit = PATH_MAX_LENGTH - 1 - CUSTOM_PATH_SUFFIX_LENGTH
+        raise ValidationFailed(details={"path": [f"Ensure this field has no more than {limit} characters."]})
+    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(CUSTOM_PATH_SUFFIX_LENGTH))
+    return f"{chosen}-{suffix}"
+
+
+def _save_with_unique_path(endpoint: InboundEndpoint, *, chosen: str | None, force_insert: bool) -> None:
+    """Save; on the (astronomically unlikely) clash of a random path, draw another instead of answering 409."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                endpoint.save(force_insert=force_insert)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            endpoint.path = _custom_path(chosen) if chosen else generate_inbound_path()
 
 
 @transaction.atomic
@@ -104,30 +130,32 @@ def inbound_endpoint_create(
     verify_signature: bool = True,
     signature_header: str = "",
     signature_scheme: str | None = None,
+    require_timestamp: bool = False,
 ) -> tuple[InboundEndpoint, str | None]:
-    """Create an endpoint; returns it and the secret when this call generated it (shown once, like Stripe)."""
+    """Create an endpoint; returns it and the secret when this call generated it (shown once, like Stripe).
+
+    A chosen `path` is stored with a random suffix (the answer's `path` and `url` show it): paths are global, and a
+    409 for a path someone else holds would tell the caller that another tenant's endpoint lives there.
+    """
     if integration.tenant_id != tenant.id:
         raise ValidationFailed(details={"integrationId": ["Integration not found."]})
-    if path and _path_taken(path):
-        raise Conflict("This path is already in use.", details={"path": ["Already in use."]})
+    scheme = signature_scheme or default_scheme_for(integration)
+    _check_require_timestamp(scheme, require_timestamp)
     generated = None if secret else generate_secret()
     endpoint = InboundEndpoint(
         tenant=tenant,
         integration=integration,
         name=name,
         description=description,
-        path=path or generate_inbound_path(),
+        path=_custom_path(path) if path else generate_inbound_path(),
         secret=secret or generated,
         active=active,
         verify_signature=verify_signature,
         signature_header=signature_header,
-        signature_scheme=signature_scheme or default_scheme_for(integration),
+        signature_scheme=scheme,
+        require_timestamp=require_timestamp,
     )
-    try:
-        with transaction.atomic():
-            endpoint.save(force_insert=True)
-    except IntegrityError:  # a concurrent create took the path between the check and the insert
-        raise Conflict("This path is already in use.", details={"path": ["Already in use."]})
+    _save_with_unique_path(endpoint, chosen=path, force_insert=True)
     logger.info(
         "webhooks.inbound.endpoint_created",
         extra={"endpoint_id": str(endpoint.id), "tenant_id": str(tenant.id), "scheme": endpoint.signature_scheme},
@@ -137,33 +165,43 @@ def inbound_endpoint_create(
 
 @transaction.atomic
 def inbound_endpoint_update(*, endpoint: InboundEndpoint, data: Mapping[str, Any]) -> InboundEndpoint:
-    """Apply validated fields. A new `secret` replaces the old one at once (no grace: use rotate-secret for that)."""
+    """Apply validated fields. A new `secret` replaces the old one at once (no grace: use rotate-secret for that).
+
+    A `path` equal to the current one changes nothing (a GET-modify-PUT round trip); another one is stored with a
+    random suffix, as at creation.
+    """
     if "integration" in data and data["integration"].tenant_id != endpoint.tenant_id:
         raise ValidationFailed(details={"integrationId": ["Integration not found."]})
-    if data.get("path") and data["path"] != endpoint.path and _path_taken(data["path"], exclude_pk=endpoint.pk):
-        raise Conflict("This path is already in use.", details={"path": ["Already in use."]})
     for field in (
         "integration",
         "name",
         "description",
-        "path",
         "active",
         "verify_signature",
         "signature_header",
         "signature_scheme",
+        "require_timestamp",
     ):
         if field in data:
             setattr(endpoint, field, data[field])
+    _check_require_timestamp(endpoint.signature_scheme, endpoint.require_timestamp)
+    chosen = data.get("path")
+    if chosen and chosen != endpoint.path:
+        endpoint.path = _custom_path(chosen)
+    else:
+        chosen = None
     if data.get("secret"):
         endpoint.secret = data["secret"]
         endpoint.previous_secret = ""
         endpoint.previous_secret_expires_at = None
-    try:
-        with transaction.atomic():
-            endpoint.save()
-    except IntegrityError:
-        raise Conflict("This path is already in use.", details={"path": ["Already in use."]})
+    _save_with_unique_path(endpoint, chosen=chosen, force_insert=False)
     return endpoint
+
+
+def _check_require_timestamp(scheme: str, require_timestamp: bool) -> None:
+    if require_timestamp and scheme != SignatureScheme.HMAC_SHA256:
+        message = "Only hmac_sha256 endpoints take requireTimestamp (the other schemes define their own)."
+        raise ValidationFailed(details={"requireTimestamp": [message]})
 
 
 @transaction.atomic
@@ -218,17 +256,39 @@ def public_url(path: str, query_string: str) -> str:
     return f"{url}?{query_string}" if query_string else url
 
 
-def inbound_endpoint_for_path(path: str) -> InboundEndpoint:
-    """The active endpoint at `path`; an unknown or inactive one is the same 404 (nothing to learn from it)."""
+def inbound_endpoint_for_path(path: str, *, source_ip: str | None = None) -> InboundEndpoint:
+    """The active endpoint at `path`. An unknown path and an inactive endpoint are refused like a bad signature."""
     # Only what receiving needs (the scheme is on the endpoint): no join, no wide provider row to decode.
-    endpoint = (
-        InboundEndpoint.objects.only(*RECEIVE_FIELDS).filter(path=path, active=True).first()
-        if 0 < len(path) <= 100
-        else None
-    )
+    endpoint = InboundEndpoint.objects.only(*RECEIVE_FIELDS).filter(path=path).first() if 0 < len(path) <= 100 else None
     if endpoint is None:
-        raise NotFound("inbound_webhook")
+        logger.info("webhooks.inbound.rejected", extra={"reason": "unknown path", "source_ip": source_ip})
+        raise WebhookRejected()
+    if not endpoint.active:
+        inbound_reject(endpoint=endpoint, reason="endpoint inactive", source_ip=source_ip)
     return endpoint
+
+
+def inbound_reject(*, endpoint: InboundEndpoint, reason: str, source_ip: str | None = None) -> None:
+    """Refuse a request to `endpoint`: the reason is logged and recorded for its tenant, the caller learns nothing.
+
+    One UPDATE, counted in the database (F()), so concurrent rejections all count. Always raises WebhookRejected.
+    """
+    logger.warning(
+        "webhooks.inbound.rejected",
+        extra={
+            "endpoint_id": str(endpoint.id),
+            "tenant_id": str(endpoint.tenant_id),
+            "scheme": endpoint.signature_scheme,
+            "reason": reason,
+            "source_ip": source_ip,
+        },
+    )
+    InboundEndpoint.objects.filter(pk=endpoint.pk).update(
+        rejected_count=F("rejected_count") + 1,
+        last_rejected_at=timezone.now(),
+        last_rejected_reason=reason[:200],
+    )
+    raise WebhookRejected()
 
 
 def _verify(endpoint: InboundEndpoint, signed: InboundRequest, *, source_ip: str | None) -> None:
@@ -237,7 +297,13 @@ def _verify(endpoint: InboundEndpoint, signed: InboundRequest, *, source_ip: str
     reason = "no secret configured"
     for index, secret in enumerate(secrets):
         try:
-            verify_signature(endpoint.signature_scheme, signed, secret, signature_header=header)
+            verify_signature(
+                endpoint.signature_scheme,
+                signed,
+                secret,
+                signature_header=header,
+                require_timestamp=endpoint.require_timestamp,
+            )
         except SignatureError as exc:
             reason = str(exc)
             continue
@@ -251,16 +317,7 @@ def _verify(endpoint: InboundEndpoint, signed: InboundRequest, *, source_ip: str
         if index > 0:
             logger.info("webhooks.inbound.previous_secret_used", extra={"endpoint_id": str(endpoint.id)})
         return
-    logger.warning(
-        "webhooks.inbound.signature_rejected",
-        extra={
-            "endpoint_id": str(endpoint.id),
-            "scheme": endpoint.signature_scheme,
-            "reason": reason,
-            "source_ip": source_ip,
-        },
-    )
-    raise InvalidSignature(f"Webhook signature rejected: {reason}.")
+    inbound_reject(endpoint=endpoint, reason=f"signature rejected: {reason}", source_ip=source_ip)
 
 
 def _slack_challenge(endpoint: InboundEndpoint, body: bytes) -> str | None:
@@ -288,14 +345,18 @@ def _stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def inbound_receive(*, endpoint: InboundEndpoint, request: ReceivedRequest) -> ReceiveResult:
-    """Verify, dedupe, store and enqueue. A bad signature raises InvalidSignature before anything is written."""
+    """Verify, dedupe, store and enqueue. A bad signature raises WebhookRejected before any event is written.
+
+    The deduplication key comes from the signed content only (see `provider_event_id`): a captured request sent
+    again under new unsigned headers is the same event.
+    """
     signed = InboundRequest(body=request.body, headers=request.headers, url=request.url)
     if endpoint.verify_signature:
         _verify(endpoint, signed, source_ip=request.source_ip)
     challenge = _slack_challenge(endpoint, request.body)
     if challenge is not None:
         return ReceiveResult(event_id=None, challenge=challenge)
-    event_key = provider_event_id(endpoint.signature_scheme, signed)
+    event_key = provider_event_id(endpoint.signature_scheme, signed, require_timestamp=endpoint.require_timestamp)
     event = InboundEvent(
         tenant_id=endpoint.tenant_id,
         endpoint=endpoint,
@@ -400,8 +461,6 @@ def inbound_event_process(*, event_id, final_attempt: bool = True) -> InboundEve
 
 
 def _record_failure(event_id, exc: BaseException, *, failed: bool, started: float) -> None:
-    from django.db.models import F
-
     updates = {"error": _error_text(exc), "attempts": F("attempts") + 1}
     if failed:
         updates.update(

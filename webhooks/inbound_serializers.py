@@ -23,6 +23,7 @@ class InboundEndpointWriteSerializer(StrictSerializer):
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
     path = serializers.RegexField(
         PATH_REGEX,
+        help_text="A readable path of your choice; a random suffix is appended to it (see `path` in the answer).",
         min_length=3,
         max_length=PATH_MAX_LENGTH,
         required=False,
@@ -39,6 +40,11 @@ class InboundEndpointWriteSerializer(StrictSerializer):
         error_messages={"invalid": "Must be an HTTP header name."},
     )
     signature_scheme = serializers.ChoiceField(choices=SignatureScheme.choices, required=False)
+    require_timestamp = serializers.BooleanField(
+        required=False,
+        help_text="hmac_sha256 only (default false): the sender signs `{timestamp}.{body}` and sends the Unix "
+        "timestamp in X-Webhook-Timestamp; requests more than 5 minutes off are refused, so none can be replayed.",
+    )
 
     def validate(self, attrs):
         """Standard Webhooks keys are the base64 after `whsec_` (other schemes use a secret's bytes as they are)."""
@@ -115,11 +121,19 @@ class InboundEndpointSerializer(serializers.ModelSerializer):
             "verify_signature",
             "signature_header",
             "signature_scheme",
+            "require_timestamp",
             "previous_secret_expires_at",
+            "rejected_count",
+            "last_rejected_at",
+            "last_rejected_reason",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "rejected_count": {"help_text": "Requests this endpoint refused (their senders were told nothing)."},
+            "last_rejected_reason": {"help_text": "Why the last refused request was refused."},
+        }
 
     def get_signature_header(self, obj) -> str:
         return obj.signature_header or DEFAULT_SIGNATURE_HEADERS[obj.signature_scheme]

@@ -25,8 +25,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from .signing import secret_bytes as _standard_secret_bytes
 
 __all__ = [
+    "BODY_HASH_PREFIX",
     "DEFAULT_SIGNATURE_HEADERS",
     "DEFAULT_TOLERANCE",
+    "HMAC_TIMESTAMP_HEADER",
     "SCHEMES",
     "InboundRequest",
     "SignatureError",
@@ -50,6 +52,10 @@ DEFAULT_SIGNATURE_HEADERS: dict[str, str] = {
 }
 
 _SLACK_TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+# The deduplication key of an event whose provider names no id in what it signs: this prefix + sha256 of the body.
+BODY_HASH_PREFIX = "sha256:"
+# hmac_sha256 endpoints created with requireTimestamp: the signed Unix timestamp of the request.
+HMAC_TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -154,14 +160,32 @@ def _is_hex(value: str) -> bool:
 # --------------------------------------------------------------------------- schemes
 
 
-def _verify_hmac_sha256(request: InboundRequest, secret: str, header: str, tolerance: int, now: int | None) -> None:
+def _verify_hmac_sha256(
+    request: InboundRequest,
+    secret: str,
+    header: str,
+    tolerance: int,
+    now: int | None,
+    *,
+    require_timestamp: bool = False,
+) -> None:
+    """A hex HMAC-SHA256 of the body; with ``require_timestamp``, of ``{timestamp}.{body}`` (X-Webhook-Timestamp),
+    and the timestamp must be within ``tolerance``: without it a captured request verifies forever."""
     received = _header(request, header).lower()
     if received.startswith("sha256="):
         received = received[len("sha256=") :]
+    signed = request.body
+    ts = None
+    if require_timestamp:
+        raw_ts = _header(request, HMAC_TIMESTAMP_HEADER)
+        ts = _timestamp(raw_ts)
+        signed = f"{ts}.".encode() + request.body
     if not _is_hex(received):
         raise SignatureError("malformed signature header")
-    if not _equal(_hmac_hex(_require_secret(secret), request.body), received):
+    if not _equal(_hmac_hex(_require_secret(secret), signed), received):
         raise SignatureError("signature mismatch")
+    if ts is not None:
+        _check_tolerance(ts, tolerance=tolerance, now=now)
 
 
 def _verify_stripe(request: InboundRequest, secret: str, header: str, tolerance: int, now: int | None) -> None:
@@ -321,20 +345,25 @@ def verify_signature(
     signature_header: str | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     now: int | None = None,
+    require_timestamp: bool = False,
 ) -> None:
     """Verify ``request`` under ``scheme``; raise :class:`SignatureError` when it is not authentic.
 
     ``signature_header`` overrides the scheme's header holding the signature
     (:data:`DEFAULT_SIGNATURE_HEADERS`). Timestamped schemes (stripe, slack,
-    standard_webhooks) refuse timestamps more than ``tolerance`` seconds from ``now``
-    (default: the current time). Raises ``ValueError`` for an unknown scheme, an empty
-    secret, or a Twilio request without a URL -- configuration errors, not forgeries.
+    standard_webhooks, and hmac_sha256 with ``require_timestamp``) refuse timestamps more
+    than ``tolerance`` seconds from ``now`` (default: the current time). Raises
+    ``ValueError`` for an unknown scheme, an empty secret, or a Twilio request without a
+    URL -- configuration errors, not forgeries.
     """
     _check_scheme(scheme)
     if scheme == "standard_webhooks":
         _verify_standard_webhooks(request, secret, signature_header, tolerance, now)
         return
     header = signature_header or DEFAULT_SIGNATURE_HEADERS[scheme]
+    if scheme == "hmac_sha256":
+        _verify_hmac_sha256(request, secret, header, tolerance, now, require_timestamp=require_timestamp)
+        return
     _VERIFIERS[scheme](request, secret, header, tolerance, now)
 
 
@@ -381,14 +410,18 @@ def _first_form_value(params: Mapping[str, list[str]], *names: str) -> str | Non
     return None
 
 
-def _twilio_event_id(request: InboundRequest) -> str | None:
-    token = _first_header(request, "I-Twilio-Idempotency-Token")
-    if token:
-        return token
+def _body_hash(request: InboundRequest, *, timestamp: str | None = None) -> str:
+    """The key of a request whose provider names no id in what it signs: a hash of the signed content."""
+    signed = f"{timestamp}.".encode() + request.body if timestamp is not None else request.body
+    return BODY_HASH_PREFIX + hashlib.sha256(signed).hexdigest()
+
+
+def _twilio_event_id(request: InboundRequest) -> str:
+    """Twilio signs the URL and the form parameters: the sid (and status) of a status callback, else the body."""
     try:
         params = _form_params(request)
     except SignatureError:
-        return None
+        params = {}
     for sid_name, status_names in (
         ("MessageSid", ("MessageStatus", "SmsStatus")),
         ("CallSid", ("CallStatus",)),
@@ -398,33 +431,41 @@ def _twilio_event_id(request: InboundRequest) -> str | None:
         if sid:
             status = _first_form_value(params, *status_names)
             return f"{sid}:{status}" if status else sid
-    return None
+    return _body_hash(request)
 
 
-def provider_event_id(scheme: str, request: InboundRequest, parsed_json: object | None = None) -> str | None:
-    """Return the provider's id of this event (the deduplication key of retries), or None.
+def provider_event_id(
+    scheme: str, request: InboundRequest, parsed_json: object | None = None, *, require_timestamp: bool = False
+) -> str | None:
+    """Return the deduplication key of this event: the provider's id of it, taken only from what is signed.
 
-    stripe: JSON ``id``; github: ``X-GitHub-Delivery``; standard_webhooks: ``webhook-id``
-    (or ``svix-id``); slack: JSON ``event_id`` (Events API only); twilio: the
-    ``I-Twilio-Idempotency-Token`` header, else ``MessageSid``/``CallSid``/``SmsSid``
-    suffixed with ``:<status>`` when the callback carries one (status callbacks of one
-    message share its sid); hmac_sha256: ``X-Webhook-Id``/``X-Event-Id``/``Idempotency-Key``
-    header, else JSON ``id`` (str or int). When ``parsed_json`` is None a JSON body is parsed.
+    A key read from an unsigned header would let a captured request be replayed under a new header value, so the
+    body-only schemes never use one. stripe: JSON ``id``; standard_webhooks: ``webhook-id`` (or ``svix-id``, both
+    signed); slack: JSON ``event_id`` (Events API only; its requests are timestamped); twilio:
+    ``MessageSid``/``CallSid``/``SmsSid`` suffixed with ``:<status>`` when the callback carries one, else a hash of
+    the body; github: a hash of the body (``X-GitHub-Delivery`` is not signed); hmac_sha256: JSON ``id`` (str or
+    int), else a hash of the body, or of ``{timestamp}.{body}`` with ``require_timestamp``. When ``parsed_json`` is
+    None a JSON body is parsed.
     """
     _check_scheme(scheme)
     if scheme == "stripe":
         return _json_str(_json_body(request, parsed_json), "id")
     if scheme == "github":
-        return _first_header(request, "X-GitHub-Delivery")
+        return _body_hash(request)
     if scheme == "standard_webhooks":
         return _first_header(request, "webhook-id", "svix-id")
     if scheme == "slack":
         return _json_str(_json_body(request, parsed_json), "event_id")
     if scheme == "twilio":
         return _twilio_event_id(request)
-    return _first_header(request, "X-Webhook-Id", "X-Event-Id", "Idempotency-Key") or _json_str(
-        _json_body(request, parsed_json), "id", allow_int=True
-    )
+    found = _json_str(_json_body(request, parsed_json), "id", allow_int=True)
+    if found:
+        return found
+    timestamp = None
+    if require_timestamp:  # the normalised value the MAC covers: "0123" and "123" sign the same request
+        raw = _first_header(request, HMAC_TIMESTAMP_HEADER)
+        timestamp = str(_timestamp(raw)) if raw else None
+    return _body_hash(request, timestamp=timestamp)
 
 
 # --------------------------------------------------------------------------- signing (tests and docs)
@@ -445,15 +486,20 @@ def sign_for_test(
     timestamp: int | None = None,
     url: str | None = None,
     form: Mapping[str, list[str]] | None = None,
+    require_timestamp: bool = False,
 ) -> dict[str, str]:
     """Return the signature headers the provider would send for ``body``.
 
     For twilio pass the exact ``url`` (for a JSON body build it with :func:`twilio_json_url`)
     and ``form`` (else a form-encoded ``body`` is parsed, unless the URL has ``bodySHA256``).
+    For hmac_sha256 with ``require_timestamp`` the MAC covers ``{timestamp}.{body}``.
     """
     _check_scheme(scheme)
     ts = int(time.time()) if timestamp is None else int(timestamp)
     if scheme == "hmac_sha256":
+        if require_timestamp:
+            signature = _hmac_hex(_require_secret(secret), f"{ts}.".encode() + body)
+            return {DEFAULT_SIGNATURE_HEADERS[scheme]: signature, HMAC_TIMESTAMP_HEADER: str(ts)}
         return {DEFAULT_SIGNATURE_HEADERS[scheme]: _hmac_hex(_require_secret(secret), body)}
     if scheme == "stripe":
         signature = _hmac_hex(_require_secret(secret), f"{ts}.".encode() + body)

@@ -1,6 +1,7 @@
 """Inbound webhooks API: endpoint CRUD, secret rotation, received events and replay; and the public receiver."""
 
 import logging
+import time
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Permission
-from config.api import sort_queryset
+from config.api import GroupRateThrottle, client_ip, hit_rate_limit, peek_rate_limit, sort_queryset
 from config.errors import NotFound
 from config.schema import ErrorResponseSerializer
 from tenants.scoping import UUID_PATTERN, TenantScopedViewSetMixin
@@ -224,22 +225,64 @@ class InboundEndpointViewSet(
         return Response(InboundEventSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 
 
+class ReceiverRateThrottle(GroupRateThrottle):
+    """The receiver's budgets that a request spends before anything is known of it: the sender's.
+
+    RATE_LIMIT_WEBHOOK_RECEIVER per (path, sender address) and RATE_LIMIT_WEBHOOK_RECEIVER_ADDRESS per sender address
+    across all paths. Junk from one sender therefore exhausts that sender's budgets only; the per-path ceiling
+    (RATE_LIMIT_WEBHOOK_RECEIVER_PATH) is spent by verified requests alone, in the view. The sender is
+    config.api.client_ip: X-Forwarded-For counts only from TRUSTED_PROXIES, so a made-up header moves no budget.
+    """
+
+    def allow_request(self, request, view):
+        if not settings.RATE_LIMIT_ENABLED:
+            return True
+        address = client_ip(request)
+        path = str(view.kwargs.get("path", ""))[:100]
+        per_path = hit_rate_limit("webhook_receiver", f"path:{path}:ip:{address}")
+        overall = hit_rate_limit("webhook_receiver_address", f"ip:{address}")
+        request._request.rate_limit = overall if overall.exceeded and not per_path.exceeded else per_path
+        exceeded = [rate for rate in (per_path, overall) if rate.exceeded]
+        if exceeded:
+            self.wait_seconds = max(1, max(rate.reset for rate in exceeded) - int(time.time()))
+            return False
+        return True
+
+
+def _path_ceiling_reached(endpoint) -> int | None:
+    """Seconds to wait when the endpoint's verified requests have used RATE_LIMIT_WEBHOOK_RECEIVER_PATH, else None."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    rate = peek_rate_limit("webhook_receiver_path", f"endpoint:{endpoint.pk}")
+    return max(1, rate.reset - int(time.time())) if rate.count >= rate.limit else None
+
+
+def _charge_path_ceiling(endpoint) -> None:
+    if settings.RATE_LIMIT_ENABLED:
+        hit_rate_limit("webhook_receiver_path", f"endpoint:{endpoint.pk}")
+
+
+_REJECTED_DESCRIPTION = (
+    "Unknown or inactive endpoint, missing or invalid signature, timestamp outside the tolerance: one answer for all, "
+    "so that it tells nothing about which paths exist. The endpoint's tenant reads the reason in its "
+    "`rejectedCount`, `lastRejectedAt` and `lastRejectedReason`."
+)
+
+
 class InboundReceiveView(APIView):
     """`POST /api/v1/webhooks/receive/{path}`: public. Verify the signature on the raw bytes, store, answer at once.
 
-    No parser touches the body: it is read here, as bytes, up to INBOUND_MAX_BODY_BYTES. The per-endpoint rate
-    limit (group `webhook_receiver`) is counted before the body is read.
+    No parser touches the body: it is read here, as bytes, up to INBOUND_MAX_BODY_BYTES. The sender's budgets are
+    counted before the body is read (ReceiverRateThrottle); the endpoint's ceiling after the signature verified.
     """
 
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = []
+    throttle_classes = [ReceiverRateThrottle]
     rate_limit_group = "webhook_receiver"
-    not_found_code = "INBOUND_WEBHOOK_NOT_FOUND"
-    not_found_message = "Inbound webhook endpoint not found."
-
-    def rate_limit_ident(self, request) -> str:
-        return "path:" + str(self.kwargs.get("path", ""))[:100]
+    not_found_code = "WEBHOOK_REJECTED"
+    not_found_message = services.WebhookRejected.default_message
 
     @extend_schema(
         summary="Receive a webhook from a provider (public)",
@@ -250,25 +293,30 @@ class InboundReceiveView(APIView):
         },
         responses={
             200: ReceiveResponseSerializer,
-            401: OpenApiResponse(ErrorResponseSerializer, description="Missing or invalid signature."),
-            404: OpenApiResponse(ErrorResponseSerializer, description="Unknown or inactive endpoint."),
+            401: OpenApiResponse(ErrorResponseSerializer, description=_REJECTED_DESCRIPTION),
             413: OpenApiResponse(ErrorResponseSerializer, description="Body over INBOUND_MAX_BODY_BYTES."),
+            429: OpenApiResponse(ErrorResponseSerializer, description="A rate limit of the receiver was reached."),
         },
         auth=[],
     )
     def post(self, request, path: str):
         limit = settings.INBOUND_MAX_BODY_BYTES
         django_request = request._request
+        source_ip = client_ip(django_request) or None
         try:
             declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise exceptions.ValidationError({"Content-Length": ["Must be an integer."]})
         if declared > limit:
             raise services.PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
-        endpoint = services.inbound_endpoint_for_path(path)
+        # Read before the lookup: a known and an unknown path answer an oversized body alike.
         body = django_request.read(limit + 1)
         if len(body) > limit:
             raise services.PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
+        endpoint = services.inbound_endpoint_for_path(path, source_ip=source_ip)
+        wait = _path_ceiling_reached(endpoint)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait)
         query = django_request.META.get("QUERY_STRING", "")
         result = services.inbound_receive(
             endpoint=endpoint,
@@ -276,10 +324,11 @@ class InboundReceiveView(APIView):
                 body=body,
                 headers=dict(django_request.headers),
                 url=services.public_url(django_request.path, query),
-                source_ip=django_request.META.get("REMOTE_ADDR") or None,
+                source_ip=source_ip,
                 content_type=django_request.META.get("CONTENT_TYPE", ""),
             ),
         )
+        _charge_path_ceiling(endpoint)
         if result.challenge is not None:
             return Response({"challenge": result.challenge})
         return Response({"status": "success", "event_id": str(result.event_id)})

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
+from webhooks.delivery import MASKED_HEADER_VALUE, mask_headers
 from webhooks.models import (
     CircuitState,
     Delivery,
@@ -85,6 +86,10 @@ class PublicKeySerializer(serializers.Serializer):
 class WebhookSerializer(serializers.ModelSerializer):
     tenant_id = serializers.UUIDField(read_only=True)
     integration_id = serializers.UUIDField(read_only=True, allow_null=True)
+    headers = serializers.SerializerMethodField(
+        help_text=f"Custom header names; values are write-only and shown as {MASKED_HEADER_VALUE}. Sending that "
+        "placeholder back as a value keeps the stored one."
+    )
     filter = serializers.JSONField(read_only=True)
     public_keys = serializers.SerializerMethodField(
         help_text="v1a subscriptions: the live ed25519 public keys, newest first (two during a rotation)."
@@ -134,6 +139,10 @@ class WebhookSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_headers(self, obj) -> dict[str, str]:
+        return mask_headers(obj.headers)
 
     @extend_schema_field(PublicKeySerializer(many=True))
     def get_public_keys(self, obj) -> list[dict]:
@@ -195,7 +204,7 @@ class DeliveryLogSerializer(serializers.ModelSerializer):
         body = obj.event.body if obj.event_id else ""
         return {
             "url": attempt.url if attempt else None,
-            "headers": attempt.request_headers if attempt else {},
+            "headers": mask_headers(attempt.request_headers) if attempt else {},
             "body": body[:limit],
             "body_truncated": len(body) > limit,
         }

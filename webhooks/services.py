@@ -302,7 +302,9 @@ def _validate_events(events) -> list[str]:
     return list(dict.fromkeys(events))  # dedupe, keep order
 
 
-def _validate_headers(headers) -> dict[str, str]:
+def _validate_headers(headers, *, current: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Check custom headers. Reads show values masked: a value equal to the mask, for a header the subscription
+    already has, keeps the stored value (a GET-modify-PUT round trip does not overwrite it with the mask)."""
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
@@ -325,6 +327,8 @@ def _validate_headers(headers) -> dict[str, str]:
         if problem:
             raise ValidationFailed(f"headers: {problem}", details={"headers": [problem]})
         seen.add(lowered)
+        if value == sender.MASKED_HEADER_VALUE and current and name in current:
+            value = current[name]
         clean[name] = value
     return clean
 
@@ -500,7 +504,7 @@ def webhook_update(
     if "events" in data:
         webhook.events = _validate_events(data["events"])
     if "headers" in data:
-        webhook.headers = _validate_headers(data["headers"])
+        webhook.headers = _validate_headers(data["headers"], current=webhook.headers)
     if "retry_attempts" in data:
         webhook.retry_attempts = _validate_range(
             "retryAttempts", data["retry_attempts"], 0, settings.WEBHOOK_MAX_RETRY_ATTEMPTS

@@ -61,7 +61,7 @@ class Connection(models.Model):
     status = models.CharField(max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE)
     credentials = EncryptedJSONField(default=dict)
     display_name = models.CharField(max_length=200, blank=True)
-    credential_hint = models.CharField(max_length=32, blank=True, help_text="Masked, e.g. sk_l…WxYz.")
+    credential_hint = models.CharField(max_length=32, blank=True, help_text="Masked, e.g. …WxYz.")
     granted_scopes = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     oauth_client_id = models.CharField(

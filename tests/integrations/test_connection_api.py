@@ -226,3 +226,13 @@ def test_unknown_integration_ids_are_404(admin_client):
     response = admin_client.get("/api/v1/integrations/00000000-0000-0000-0000-000000000000/connection")
 
     assert_error(response, 404, "INTEGRATION_NOT_FOUND")
+
+
+def test_the_schema_says_which_connection_dates_may_be_null():
+    """Found by `make fuzz`: a disconnected, never validated connection answered nulls its schema did not allow."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    properties = schema["components"]["schemas"]["Connection"]["properties"]
+    for name in ("connectedAt", "lastValidatedAt", "expiresAt", "lastRefreshedAt", "disconnectedAt"):
+        assert properties[name].get("nullable") is True, name

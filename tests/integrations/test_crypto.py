@@ -1,5 +1,7 @@
 """Encrypted columns: nothing in plaintext at rest, readable with any listed key, a wrong key fails loudly."""
 
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
@@ -55,11 +57,43 @@ def test_a_wrong_key_raises_a_clear_decryption_error(stored, settings):
 @pytest.mark.parametrize(
     ("credentials", "hint"),
     [
-        ({"apiKey": SECRET}, "sk_l…WxYz"),
-        ({"username": "someone@example.com", "password": "correct-horse-battery"}, "corr…tery"),
-        ({"accountSid": "AC0123456789abcdef", "authToken": "0123456789abcdefXYZ0"}, "0123…XYZ0"),
+        ({"apiKey": SECRET}, "…WxYz"),
+        ({"username": "someone@example.com", "password": "correct-horse-battery"}, "…tery"),
+        ({"accountSid": "AC0123456789abcdef", "authToken": "0123456789abcdefXYZ0"}, "…XYZ0"),
         ({"apiKey": "short"}, "********"),
+        # at most 4 characters, and none of a secret under 20 characters (12 used to show 8 of 12)
+        ({"apiKey": "abcdefgh1234"}, "********"),
+        ({"apiKey": "0123456789abcdefXYZ"}, "********"),
     ],
 )
 def test_credential_hint_masks_the_main_secret(credentials, hint):
     assert credential_hint(credentials) == hint
+
+
+@pytest.mark.django_db
+def test_hints_stored_under_the_old_rule_are_recomputed_by_the_migration(stored):
+    """Hints written before the fix showed the first and last 4 characters: the data migration cuts them down."""
+    import importlib
+
+    from django.apps import apps
+
+    Connection.objects.filter(integration=stored).update(credential_hint="sk_l…WxYz")
+    migration = importlib.import_module("integrations.migrations.0004_i9c_credential_hints")
+    migration.recompute_hints(apps, None)
+    assert Connection.objects.get(integration=stored).credential_hint == "…" + SECRET[-4:]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("secret", "hint"), [(SECRET, "…WxYz"), ("sk_test_1234", "********")])
+def test_the_list_and_detail_reads_show_the_same_short_hint(admin_client, secret, hint):
+    """The integration list and detail (read without serializers, from the stored hint) follow the hint rule."""
+    integration = IntegrationFactory(tenant=admin_client.tenant, provider=catalog_provider("stripe"))
+    integration_set_credentials(integration=integration, credentials={"apiKey": secret}, credential_type="api_key")
+
+    page = admin_client.get("/api/v1/integrations").json()
+    listed = page["items"]
+    detail = admin_client.get(f"/api/v1/integrations/{integration.pk}").json()
+
+    assert [row["credentialHint"] for row in listed if row["id"] == str(integration.pk)] == [hint]
+    assert detail["credentialHint"] == hint
+    assert secret[-8:] not in json.dumps(listed) + json.dumps(detail)

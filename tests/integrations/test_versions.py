@@ -85,7 +85,7 @@ def test_restore_brings_back_config_and_credentials_as_a_new_version(admin_clien
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["config"] == {"region": "eu"} and body["version"] == 3
-    assert body["credentialHint"] == "sk_l…ONEE"
+    assert body["credentialHint"] == "…ONEE"
     assert Connection.objects.get(integration_id=integration_id).credentials == {"apiKey": KEY_ONE}
     newest = versions(admin_client, integration_id)[0]
     assert newest["number"] == 3 and newest["changedFields"] == ["config", "credentials"]
@@ -99,7 +99,7 @@ def test_restoring_a_version_without_credentials_keeps_the_current_ones(admin_cl
 
     body = admin_client.post(f"{URL}/{integration_id}/versions/1/restore").json()
 
-    assert body["credentialsSet"] is True and body["credentialHint"] == "sk_l…TWOO"
+    assert body["credentialsSet"] is True and body["credentialHint"] == "…TWOO"
 
 
 @pytest.mark.parametrize("path", ["versions/99", "versions/99/restore"])
@@ -126,7 +126,7 @@ def test_set_credentials_service_updates_the_connection_and_makes_a_version(admi
         integration=integration, credentials={"apiKey": KEY_TWO}, credential_type="api_key", actor=admin_client.user
     )
 
-    assert conn.credential_hint == "sk_l…TWOO" and conn.status == "active"
+    assert conn.credential_hint == "…TWOO" and conn.status == "active"
     assert Connection.objects.filter(integration=integration).count() == 1
     assert versions(admin_client, integration_id)[0]["changedFields"] == ["credentials"]
     assert integration.activity_logs.filter(type="credentials").exists()

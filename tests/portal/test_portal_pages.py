@@ -250,7 +250,7 @@ def test_connecting_an_api_key_tests_it_stores_it_and_never_renders_it(portal_cl
     assert connection.status == "active" and connection.credentials == {"apiKey": STRIPE_KEY}
     page = client.get(f"/portal/integrations/{integration.pk}/").content.decode()
     assert STRIPE_KEY not in page
-    assert "Connected" in page and "sk_t…StUv" in page
+    assert "Connected" in page and "…StUv" in page and "sk_t…" not in page  # the last 4 characters only
     entry = ActivityLog.objects.get(integration=integration, type="connect")
     assert entry.actor == client.user
 
@@ -626,7 +626,7 @@ def test_a_delivery_page_shows_attempts_with_signatures_masked(portal_client, re
     assert page.count('data-testid="delivery-attempt"') == 1
     sent = receiver.received("/hook")[0]
     assert sent.header("webhook-signature") not in page and sent.header("X-Webhook-Signature") not in page
-    assert "••••••••" in page and "webhook.test" in page
+    assert "********" in page and "webhook.test" in page
 
 
 # --- lists: no N+1 ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Inbound webhook endpoints API: CRUD, secrets (shown once), rotation, received events, replay, roles, tenancy."""
 
+import re
+
 import pytest
 
 from accounts.models import Role
@@ -54,7 +56,8 @@ class TestCreate:
             signatureHeader="Stripe-Signature",
         )
         assert response.status_code == 201
-        assert response.json()["path"] == "stripe-payments"
+        assert re.fullmatch(r"stripe-payments-[a-z0-9]{10}", response.json()["path"])
+        assert response.json()["url"].endswith("/receive/" + response.json()["path"])
         assert response.json()["secret"] is None
         assert InboundEndpoint.objects.get().secret == "whsec_custom_secret_abcdefghijklmnopqrstuvwxyz"
 
@@ -118,10 +121,20 @@ class TestCreate:
         error = assert_error(_create(admin_client, foreign), 400, "VALIDATION_ERROR")
         assert error["details"] == {"integrationId": ["Integration not found."]}
 
-    def test_duplicate_path_is_409(self, admin_client):
-        integ = integration(admin_client.tenant)
-        assert _create(admin_client, integ, path="taken-path").status_code == 201
-        assert_error(_create(admin_client, integ, path="taken-path"), 409, "CONFLICT")
+    def test_a_path_another_tenant_chose_is_not_revealed(self, admin_client, other_tenant_client):
+        """Paths are global: a 409 here would tell the caller that another tenant has an endpoint at that path."""
+        theirs = _create(other_tenant_client, integration(other_tenant_client.tenant), path="stripe-live")
+        assert theirs.status_code == 201
+        mine = _create(admin_client, integration(admin_client.tenant), path="stripe-live")
+        assert mine.status_code == 201, mine.content
+        assert mine.json()["path"].startswith("stripe-live-") and mine.json()["path"] != theirs.json()["path"]
+        # and the other tenant's full path cannot be chosen either: it gets a suffix of its own
+        again = _create(admin_client, integration(admin_client.tenant), path=theirs.json()["path"][:89])
+        assert again.status_code == 201 and again.json()["path"] != theirs.json()["path"]
+
+    def test_a_chosen_path_too_long_for_its_suffix_is_400(self, admin_client):
+        error = assert_error(_create(admin_client, integration(admin_client.tenant), path="p" * 90), 400)
+        assert "path" in error["details"]
 
     def test_member_cannot_create(self, make_client):
         member = make_client(Role.MEMBER)
@@ -183,7 +196,10 @@ class TestUpdateAndDelete:
         assert response.status_code == 200
         assert response.json()["name"] == "Renamed" and response.json()["active"] is False
         ep.refresh_from_db()
-        assert ep.path == "renamed-path" and ep.secret == STRIPE_SECRET
+        assert ep.path.startswith("renamed-path-") and ep.secret == STRIPE_SECRET
+        # sending the current path back (GET-modify-PUT) keeps it as it is
+        same = admin_client.patch(f"{BASE}/{ep.id}", {"path": ep.path}, format="json")
+        assert same.status_code == 200 and same.json()["path"] == ep.path
 
     def test_put_with_seed_004_body(self, admin_client):
         ep = endpoint(integration(admin_client.tenant))
@@ -197,7 +213,7 @@ class TestUpdateAndDelete:
         }
         response = admin_client.put(f"{BASE}/{ep.id}", body, format="json")
         assert response.status_code == 200
-        assert response.json()["path"] == "stripe-payments-updated"
+        assert response.json()["path"].startswith("stripe-payments-updated-")
 
     def test_changing_the_scheme_moves_the_default_header(self, admin_client):
         ep = endpoint(integration(admin_client.tenant))
@@ -212,11 +228,13 @@ class TestUpdateAndDelete:
         ok = post_signed(anon_client, ep, stripe_event("evt_b"), secret="whsec_brand_new_secret_value")
         assert ok.status_code == 200
 
-    def test_path_of_another_endpoint_is_409(self, admin_client):
+    def test_path_of_another_endpoint_is_no_conflict(self, admin_client):
         integ = integration(admin_client.tenant)
-        endpoint(integ, path="first-path")
+        first = endpoint(integ, path="first-path")
         second = endpoint(integ)
-        assert_error(admin_client.patch(f"{BASE}/{second.id}", {"path": "first-path"}, format="json"), 409, "CONFLICT")
+        response = admin_client.patch(f"{BASE}/{second.id}", {"path": "first-path"}, format="json")
+        assert response.status_code == 200
+        assert response.json()["path"].startswith("first-path-") and response.json()["path"] != first.path
 
     def test_member_cannot_update(self, make_client):
         member = make_client(Role.MEMBER)

@@ -498,10 +498,16 @@ def test_event_id_stripe():
     assert provider_event_id("stripe", _req(body=b"{not json"), None) is None
 
 
-def test_event_id_github():
+def _hash_key(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_event_id_github_is_the_hash_of_the_signed_body_not_the_unsigned_delivery_header():
     request = _req(headers={"X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"})
-    assert provider_event_id("github", request, {"id": 1}) == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
-    assert provider_event_id("github", _req(), None) is None
+    assert provider_event_id("github", request, {"id": 1}) == _hash_key(request.body)
+    replayed = _req(headers={"X-GitHub-Delivery": "a-new-delivery-id"})
+    assert provider_event_id("github", replayed, None) == provider_event_id("github", request, None)
+    assert provider_event_id("github", _req(body=b"other"), None) == _hash_key(b"other")
 
 
 def test_event_id_standard_webhooks():
@@ -519,10 +525,10 @@ def test_event_id_slack():
 
 
 def test_event_id_twilio():
-    token = {"I-Twilio-Idempotency-Token": "a7c1b2d4-idem"}
+    token = {"I-Twilio-Idempotency-Token": "a7c1b2d4-idem"}  # not signed: ignored
     assert (
         provider_event_id("twilio", _req(body=b"MessageSid=SM1", headers=token, form={"MessageSid": ["SM1"]}), None)
-        == "a7c1b2d4-idem"
+        == "SM1"
     )
     assert provider_event_id("twilio", _req(body=b"", form={"MessageSid": ["SM1"]}), None) == "SM1"
     assert provider_event_id("twilio", _req(body=b"", form={"CallSid": ["CA1"]}), None) == "CA1"
@@ -536,15 +542,21 @@ def test_event_id_twilio():
     # parsed from a form body when form is not given
     request = _req(body=b"CallSid=CA9&CallStatus=completed", headers={"Content-Type": FORM})
     assert provider_event_id("twilio", request, None) == "CA9:completed"
-    assert provider_event_id("twilio", _req(body=b"", form={}), None) is None
+    assert provider_event_id("twilio", _req(body=b'{"x": 1}', form={}), None) == _hash_key(b'{"x": 1}')
 
 
-def test_event_id_hmac_sha256():
-    assert provider_event_id("hmac_sha256", _req(headers={"X-Webhook-Id": "wh_1"}), None) == "wh_1"
-    assert provider_event_id("hmac_sha256", _req(headers={"x-event-id": "ev_2"}), None) == "ev_2"
-    assert provider_event_id("hmac_sha256", _req(headers={"Idempotency-Key": "ik_3"}), None) == "ik_3"
+def test_event_id_hmac_sha256_comes_from_the_signed_body_only():
+    # the unsigned X-Webhook-Id / X-Event-Id / Idempotency-Key headers would let a captured request replay
+    body = b'{"no": "id"}'
+    for header in ("X-Webhook-Id", "x-event-id", "Idempotency-Key"):
+        assert provider_event_id("hmac_sha256", _req(body=body, headers={header: "wh_1"}), None) == _hash_key(body)
     assert provider_event_id("hmac_sha256", _req(), None) == "evt_1NFkQ2"
     assert provider_event_id("hmac_sha256", _req(body=b"{}"), {"id": 42}) == "42"
-    assert provider_event_id("hmac_sha256", _req(body=b"{}"), {"id": True}) is None
-    assert provider_event_id("hmac_sha256", _req(body=b"{}"), {"id": {"x": 1}}) is None
-    assert provider_event_id("hmac_sha256", _req(body=b"{}"), None) is None
+    assert provider_event_id("hmac_sha256", _req(body=b"{}"), {"id": True}) == _hash_key(b"{}")
+    assert provider_event_id("hmac_sha256", _req(body=b"{}"), {"id": {"x": 1}}) == _hash_key(b"{}")
+    assert provider_event_id("hmac_sha256", _req(body=b"{}"), None) == _hash_key(b"{}")
+    # with a signed timestamp: the hash of "{timestamp}.{body}", the timestamp normalised as the MAC covers it
+    stamped = provider_event_id(
+        "hmac_sha256", _req(body=b"{}", headers={"X-Webhook-Timestamp": "0170"}), None, require_timestamp=True
+    )
+    assert stamped == _hash_key(b"170.{}")

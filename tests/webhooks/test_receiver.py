@@ -48,7 +48,7 @@ def _accepted(response) -> InboundEvent:
     return InboundEvent.objects.get(pk=body["eventId"])
 
 
-def _rejected(response, code="INVALID_SIGNATURE", status=401):
+def _rejected(response, code="WEBHOOK_REJECTED", status=401):
     assert_error(response, status, code)
     assert InboundEvent.objects.count() == 0
 
@@ -95,9 +95,12 @@ class TestStripe:
         with caplog.at_level(logging.WARNING, logger="webhooks.inbound"):
             response = _post(anon_client, ep.path, stripe_event())
         _rejected(response)
-        assert "missing signature header" in response.json()["error"]["message"]
-        record = next(r for r in caplog.records if r.getMessage() == "webhooks.inbound.signature_rejected")
+        assert "missing signature header" not in response.content.decode()  # the caller learns nothing
+        record = next(r for r in caplog.records if r.getMessage() == "webhooks.inbound.rejected")
         assert record.endpoint_id == str(ep.id) and record.source_ip == "127.0.0.1"
+        assert "missing signature header Stripe-Signature" in record.reason
+        ep.refresh_from_db()
+        assert ep.rejected_count == 1 and "missing signature header" in ep.last_rejected_reason
 
     def test_reserialised_json_does_not_verify(self, anon_client):
         ep = endpoint()
@@ -125,7 +128,8 @@ class TestGithub:
         }
         event = _accepted(_post(anon_client, ep.path, b"Hello, World!", headers, content_type="text/plain"))
         assert bytes(event.body) == b"Hello, World!"
-        assert event.provider_event_id == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+        # X-GitHub-Delivery is not signed: the key is the hash of the body GitHub signed
+        assert event.provider_event_id == "sha256:" + hashlib.sha256(b"Hello, World!").hexdigest()
 
     def test_tampered_body_is_refused(self, anon_client):
         ep = endpoint(integration(key="github"), secret=GITHUB_SECRET)
@@ -322,7 +326,7 @@ class TestHmacAndBodies:
         event = _accepted(_post(anon_client, ep.path, body, headers, content_type=content_type))
         assert bytes(event.body) == body
         assert event.body_size == len(body)
-        assert event.provider_event_id is None
+        assert event.provider_event_id == "sha256:" + hashlib.sha256(body).hexdigest()
 
     def test_nul_and_lone_surrogates_in_the_event_id_are_stored_cleaned(self, anon_client):
         ep = self._endpoint(verify_signature=False)
@@ -352,13 +356,15 @@ class TestHmacAndBodies:
 
 # --- endpoint state, limits, rotation -----------------------------------------------------------------------------
 class TestEndpointState:
-    def test_unknown_path_is_404(self, anon_client):
-        assert_error(_post(anon_client, "no-such-endpoint", b"{}"), 404, "INBOUND_WEBHOOK_NOT_FOUND")
+    def test_unknown_path_is_refused_like_a_bad_signature(self, anon_client):
+        assert_error(_post(anon_client, "no-such-endpoint", b"{}"), 401, "WEBHOOK_REJECTED")
 
-    def test_inactive_endpoint_is_404_and_stores_nothing(self, anon_client):
+    def test_inactive_endpoint_is_refused_and_stores_nothing(self, anon_client):
         ep = endpoint(active=False)
-        assert_error(post_signed(anon_client, ep, stripe_event()), 404, "INBOUND_WEBHOOK_NOT_FOUND")
+        assert_error(post_signed(anon_client, ep, stripe_event()), 401, "WEBHOOK_REJECTED")
         assert InboundEvent.objects.count() == 0
+        ep.refresh_from_db()
+        assert ep.rejected_count == 1 and ep.last_rejected_reason == "endpoint inactive"
 
     def test_body_over_the_limit_is_413(self, anon_client, settings):
         settings.INBOUND_MAX_BODY_BYTES = 1000
@@ -384,13 +390,13 @@ class TestEndpointState:
         ep.previous_secret_expires_at = timezone.now() - timedelta(seconds=1)
         ep.save()
         response = post_signed(anon_client, ep, stripe_event("evt_after_grace"), secret=STRIPE_SECRET)
-        assert_error(response, 401, "INVALID_SIGNATURE")
+        assert_error(response, 401, "WEBHOOK_REJECTED")
         assert not InboundEvent.objects.filter(provider_event_id="evt_after_grace").exists()
 
     def test_rotation_without_grace_refuses_the_old_secret_at_once(self, anon_client):
         ep = endpoint()
         services.inbound_endpoint_rotate_secret(endpoint=ep, grace_seconds=0)
-        assert_error(post_signed(anon_client, ep, stripe_event()), 401, "INVALID_SIGNATURE")
+        assert_error(post_signed(anon_client, ep, stripe_event()), 401, "WEBHOOK_REJECTED")
 
     def test_repeated_event_answers_with_the_first_id(self, anon_client):
         ep = endpoint()

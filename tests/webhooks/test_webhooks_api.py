@@ -88,7 +88,7 @@ def test_create_returns_201_with_a_generated_secret_once(admin_client):
     assert body["tenantId"] == str(admin_client.tenant.pk)
     assert body["status"] == "active"
     assert body["events"] == ["application.created", "application.stage_changed"]
-    assert body["headers"] == {"X-Custom-Header": "value"}  # header names untouched by camelCase conversion
+    assert body["headers"] == {"X-Custom-Header": "********"}  # names untouched by camelCase, values write-only
     assert (body["retryAttempts"], body["timeoutMs"]) == (3, 30000)
     assert (body["successCount"], body["failureCount"]) == (0, 0)
     assert body["integrationId"] is None

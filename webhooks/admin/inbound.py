@@ -3,8 +3,9 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from console.admin_support import CascadeDeleteMixin, console_activity, headers_table, masked_headers, secret_shown_once
+from console.admin_support import CascadeDeleteMixin, console_activity, headers_table, secret_shown_once
 from webhooks import inbound as services
+from webhooks.delivery import mask_headers
 from webhooks.models.inbound import InboundEndpoint, InboundEvent
 
 RAW_BODY_PREVIEW = 256 * 1024
@@ -127,7 +128,7 @@ class InboundEventAdmin(admin.ModelAdmin):
     def request_headers(self, obj) -> str:
         # The provider's signature header (and anything credential-like) is masked; the rest is as received.
         return headers_table(
-            masked_headers(obj.headers, secret_names=[obj.endpoint.effective_signature_header]),
+            mask_headers(obj.headers, secret_names=[obj.endpoint.effective_signature_header]),
             testid="inbound-headers",
         )
 

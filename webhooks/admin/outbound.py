@@ -16,10 +16,10 @@ from console.admin_support import (
     console_activity,
     excerpt,
     headers_table,
-    masked_headers,
     secret_shown_once,
 )
 from webhooks import services
+from webhooks.delivery import mask_headers
 from webhooks.models import (
     Delivery,
     DeliveryAttempt,
@@ -147,7 +147,7 @@ class WebhookAdmin(CascadeDeleteMixin, admin.ModelAdmin):
 
     @admin.display(description="Custom headers")
     def custom_headers(self, obj) -> str:
-        return headers_table(masked_headers(obj.headers, secret_names=obj.headers), testid="custom-headers")
+        return headers_table(mask_headers(obj.headers), testid="custom-headers")
 
     @admin.action(description="Retry failed deliveries of the last 7 days")
     def retry_failed(self, request, queryset):
@@ -213,9 +213,7 @@ class AttemptDisplay:
 
     @admin.display(description="Request headers")
     def request_headers_masked(self, obj) -> str:
-        return headers_table(
-            masked_headers(obj.request_headers, secret_names=obj.delivery.webhook.headers), testid="request-headers"
-        )
+        return headers_table(mask_headers(obj.request_headers), testid="request-headers")
 
     @admin.display(description="Response (excerpt)")
     def response_excerpt(self, obj) -> str:

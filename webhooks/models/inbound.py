@@ -56,6 +56,13 @@ class InboundEndpoint(models.Model):
     signature_scheme = models.CharField(
         max_length=32, choices=SignatureScheme.choices, default=SignatureScheme.HMAC_SHA256
     )
+    # hmac_sha256 only: the sender also signs a timestamp (X-Webhook-Timestamp, MAC over "{timestamp}.{body}"),
+    # refused outside a 5-minute window, so a captured request cannot be replayed later.
+    require_timestamp = models.BooleanField(default=False)
+    # Requests refused at this endpoint (bad signature, inactive...): the caller is told nothing, the tenant sees why.
+    rejected_count = models.PositiveBigIntegerField(default=0)
+    last_rejected_at = models.DateTimeField(null=True, blank=True)
+    last_rejected_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -23,7 +23,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 
-from integrations.crypto import EncryptedTextField
+from integrations.crypto import EncryptedJSONField, EncryptedTextField
 
 __all__ = [
     "CircuitState",
@@ -89,7 +89,8 @@ class Webhook(models.Model):
     name = models.CharField(max_length=200)
     url = models.CharField("URL", max_length=2048)
     events = models.JSONField(default=list, help_text="Event names or patterns: '*', 'application.*'.")
-    headers = models.JSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
+    # Encrypted: a destination's credentials often travel here (`Authorization: Bearer …`). Reads show names only.
+    headers = EncryptedJSONField(default=dict, blank=True, help_text="Custom headers sent with every delivery.")
     retry_attempts = models.PositiveSmallIntegerField(default=3)
     timeout_ms = models.PositiveIntegerField("timeout (ms)", default=10000)
     signature_scheme = models.CharField(
