@@ -134,8 +134,16 @@ def seed() -> dict:
         status="failed", attempt_count=1, last_attempt=attempt, completed_at=timezone.now()
     )
     # The auth proxy's own connected integration: the rest of the run deactivates and disconnects the one above, and
-    # a proxy call to a disconnected integration stops at its 409 before the forwarding code.
-    proxied = integrations.integration_create(tenant=tenant, provider="stripe", name="Stripe (proxy)", actor=admin)
+    # a proxy call to a disconnected integration stops at its 409 before the forwarding code. It is a custom API on a
+    # closed loopback port (allowed for this run): the fuzzer's calls run the whole forwarding path and nothing ever
+    # leaves this machine, whatever network CI has.
+    proxied = integrations.integration_create(
+        tenant=tenant,
+        provider="custom_api",
+        name="Custom API (proxy)",
+        config={"baseUrl": "https://127.0.0.1:9/v1"},
+        actor=admin,
+    )
     integrations.integration_set_credentials(
         integration=proxied,
         credentials={"apiKey": "sk_test_fuzz_proxy_0123456789abcdef"},
@@ -200,8 +208,8 @@ def schemathesis_config(ids: dict) -> str:
     """The seeded ids in the path parameters, per resource (`{id}` names a different object under each prefix)."""
     # The first block that names an option decides it: the proxy's block comes before the integration one.
     blocks = [
-        # The auth proxy forwards to the provider's real API, which this machine cannot reach: its documented 502
-        # ("the provider could not be reached") is the right answer here, not a server error of ours.
+        # The auth proxy forwards to a closed loopback port: its documented 502 ("the provider could not be reached")
+        # is the right answer here, not a server error of ours.
         f"[[operations]]\ninclude-path-regex = {json.dumps(PROXY)}\n"
         f'parameters = {{ "path.id" = {json.dumps(ids["proxied_integration"])} }}\n'
         'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]\n'
