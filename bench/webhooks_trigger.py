@@ -127,7 +127,7 @@ def main() -> None:
                                 time.sleep(due - time.time())
                             at = time.time()
                             response = trigger(s, n)
-                            started_at[response.json()["event_id"]] = at
+                            started_at[response.json()["eventId"]] = at
 
                     threads = [threading.Thread(target=client) for _ in range(clients)]
                     for thread in threads:
