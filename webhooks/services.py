@@ -989,7 +989,7 @@ def _is_retryable(exc: OperationalError) -> bool:
 
 @transaction.atomic
 def _record_many(results, *, token, allow_retry: bool, affect_health: bool) -> dict[uuid.UUID, str | None]:
-    _relax_commit()
+    # the commit is relaxed (see _relax_commit) by the deliveries' UPDATE itself: one round trip fewer per batch
     now = timezone.now()
     decisions = []
     for delivery, outcome in results:
@@ -1113,6 +1113,11 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
         ("uuid", "varchar", "timestamptz", "timestamptz", "integer", "text", "integer", "uuid", "integer"),
         rows,
     )
+    relax_from = ""
+    if settings.WEBHOOK_ASYNC_COMMIT and connection.vendor == "postgresql":
+        # SET LOCAL synchronous_commit TO OFF (see _relax_commit) as part of this statement: set_config(…, true)
+        cte += ", relax AS (SELECT set_config('synchronous_commit', 'off', true))"
+        relax_from = ", relax"
     # only the quoted table name and placeholders are interpolated; every value is a parameter
     sql = (
         f"{cte} UPDATE {table} AS d SET status = v.status, next_attempt_at = v.next_at, "  # noqa: S608
@@ -1121,7 +1126,7 @@ def _update_deliveries(decisions: list[_Decision], *, token, now: datetime) -> s
         "attempt_count = d.attempt_count + 1, round_attempts = d.round_attempts + v.spent, "
         "last_attempt_id = v.attempt_id, "
         "locked_until = NULL, claim_token = NULL "
-        "FROM v WHERE d.id = v.id AND d.claim_token = %s AND d.status = %s "
+        f"FROM v{relax_from} WHERE d.id = v.id AND d.claim_token = %s AND d.status = %s "
         # SQLite's RETURNING sees only the updated table, by its bare column names; PostgreSQL's sees v too
         + ("RETURNING d.id" if connection.vendor == "postgresql" else "RETURNING id")
     )
