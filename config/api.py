@@ -394,7 +394,8 @@ class RateLimitFirstMixin:
 
 # --- camelCase output ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=4096)
-def _camel_key(key: str) -> str:
+def camel_key(key: str) -> str:
+    """A snake_case name as the API spells it (``retry_attempts`` -> ``retryAttempts``): the one conversion."""
     return camelize_re.sub(underscore_to_camel, key) if "_" in key else key
 
 
@@ -403,7 +404,7 @@ def camelize_fast(data, opaque: frozenset):
     the values of `opaque` fields (user data: config, payload, …) are left as they are."""
     if isinstance(data, dict):
         return {
-            (_camel_key(k) if isinstance(k, str) else k): (v if k in opaque else camelize_fast(v, opaque))
+            (camel_key(k) if isinstance(k, str) else k): (v if k in opaque else camelize_fast(v, opaque))
             for k, v in data.items()
         }
     if isinstance(data, (list, tuple)):

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
+from config.api import camel_key
 from config.errors import Conflict, NotFound, ValidationFailed
 from integrations import events
 from integrations.activity import log_activity
@@ -111,11 +112,6 @@ def _raise_field_errors(errors: dict[str, list[str]]) -> None:
         raise ValidationFailed(f"{field}: {problems[0]}", details=errors)
 
 
-def _snake_to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def _camel_to_snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -128,7 +124,7 @@ def _align_keys(values: dict, schema: dict | None) -> dict:
     aligned = {}
     for key, value in values.items():
         if key not in properties:
-            for candidate in (_snake_to_camel(key), _camel_to_snake(key)):
+            for candidate in (camel_key(key), _camel_to_snake(key)):
                 if candidate in properties and candidate not in values:
                     key = candidate
                     break

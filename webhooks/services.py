@@ -41,6 +41,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.api import camel_key
 from config.errors import Conflict, NotFound, ValidationFailed
 from webhooks import delivery as sender
 from webhooks import flow, signing
@@ -534,7 +535,7 @@ def webhook_update(
     webhook.save()
     if resume:
         _resume_pending(webhook)
-    changed = sorted(_camel(name) for name in data)
+    changed = sorted(camel_key(name) for name in data)
     _activity(
         webhook,
         f"Webhook updated: {', '.join(changed)}.",
@@ -551,11 +552,6 @@ def _reset_circuit(webhook: Webhook) -> None:
     webhook.circuit_opened_at = None
     webhook.paused_until = None
     webhook.window_started_at, webhook.window_attempts, webhook.window_failures = None, 0, 0
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _resume_pending(webhook) -> None:
