@@ -118,20 +118,6 @@ def _oauth_client(integration: Integration) -> tuple[str, str]:
     return pair
 
 
-def _event_data(connection: Connection, **extra: Any) -> dict[str, Any]:
-    integration = connection.integration
-    return {
-        "integrationId": str(integration.pk),
-        "integrationName": integration.name,
-        "provider": integration.provider.key,
-        "connectionId": str(connection.pk),
-        "scope": str(connection.scope),
-        "userId": str(connection.user_id) if connection.user_id else None,
-        "status": connection.status,
-        **extra,
-    }
-
-
 # --- return URLs ------------------------------------------------------------------------------------------------
 def _origin(url: str) -> tuple[str, str, int] | None:
     try:
@@ -523,7 +509,7 @@ def _emit_recovered(integration, connection, previous_status, *, via: str, actor
     events.emit(
         integration.tenant,
         "integration.connection_recovered",
-        _event_data(connection, previousStatus=previous_status, recoveredAt=now, via=via),
+        events.connection_data(connection, previousStatus=previous_status, recoveredAt=now, via=via),
     )
 
 
@@ -546,7 +532,7 @@ def _mark_connected(integration, connection, previous_status, actor, *, method: 
     events.emit(
         integration.tenant,
         "integration.connected",
-        _event_data(connection, connectedAt=connection.connected_at, recovered=recovered),
+        events.connection_data(connection, connectedAt=connection.connected_at, recovered=recovered),
     )
     if previous_status in BROKEN_STATUSES:
         _emit_recovered(integration, connection, previous_status, via="connect", actor=actor)
@@ -914,7 +900,7 @@ def _expire(connection: Connection, *, message: str, reason_code: str, error: st
         events.emit(
             integration.tenant,
             "integration.connection_expired",
-            _event_data(connection, expiredAt=now, error=error, reconnectReason=str(reason_code)),
+            events.connection_data(connection, expiredAt=now, error=error, reconnectReason=str(reason_code)),
         )
 
 
@@ -1004,7 +990,9 @@ def disconnect(*, integration: Integration, user=None, actor=None) -> Connection
             {"connectionId": str(connection.pk), "revokedAtProvider": revoked, "scope": str(connection.scope)},
             actor,
         )
-        events.emit(integration.tenant, "integration.disconnected", _event_data(connection, disconnectedAt=now))
+        events.emit(
+            integration.tenant, "integration.disconnected", events.connection_data(connection, disconnectedAt=now)
+        )
     return connection
 
 
@@ -1028,7 +1016,9 @@ def connection_expire(*, connection: Connection, actor=None, reason: str = "Expi
                 status=IntegrationStatus.ERROR, last_error=reason[:1000], last_error_at=now, updated_at=now
             )
         _activity(integration, "credentials", "success", reason, {"connectionId": str(current.pk)}, actor)
-        events.emit(integration.tenant, "integration.connection_expired", _event_data(current, expiredAt=now))
+        events.emit(
+            integration.tenant, "integration.connection_expired", events.connection_data(current, expiredAt=now)
+        )
     return True
 
 
@@ -1097,7 +1087,7 @@ def connection_test(*, integration: Integration, user=None, actor=None) -> Check
                 events.emit(
                     integration.tenant,
                     "integration.connected",
-                    _event_data(live, connectedAt=live.connected_at, recovered=True),
+                    events.connection_data(live, connectedAt=live.connected_at, recovered=True),
                 )
                 _emit_recovered(integration, live, previous_status, via="test", actor=actor)
         _activity(

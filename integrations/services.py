@@ -268,17 +268,7 @@ def _drop_credentials(integration: Integration, *, keep_tenant: bool, actor, rea
         events.emit(
             integration.tenant,
             "integration.disconnected",
-            {
-                "integrationId": str(integration.pk),
-                "integrationName": integration.name,
-                "provider": integration.provider.key,
-                "connectionId": str(connection.pk),
-                "scope": str(connection.scope),
-                "userId": str(connection.user_id) if connection.user_id else None,
-                "status": connection.status,
-                "disconnectedAt": now,
-                "reason": reason,
-            },
+            events.connection_data(connection, disconnectedAt=now, reason=reason),
         )
     log_activity(
         integration=integration,
