@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
-from webhooks_throughput import BENCH_ENV, ReceiverProcess, _db_url  # noqa: E402
+from webhooks_throughput import BENCH_ENV, ReceiverProcess, _db_url, schema_without_migrations  # noqa: E402
 
 
 def main() -> None:
@@ -50,22 +50,8 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     receiver = ReceiverProcess()
     try:
-        import django
-
-        django.setup()
+        schema_without_migrations()
         from django.conf import settings
-        from django.core.management import call_command
-
-        class NoMigrations:
-            def __contains__(self, item):
-                return True
-
-            def __getitem__(self, item):
-                return None
-
-        settings.MIGRATION_MODULES = NoMigrations()
-        call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-
         from django.db import close_old_connections
 
         from tenants.models import Tenant

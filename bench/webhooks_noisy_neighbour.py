@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from webhooks_throughput import BENCH_ENV, _db_url, start_workers, stop_workers  # noqa: E402
+from webhooks_throughput import BENCH_ENV, _db_url, schema_without_migrations, start_workers, stop_workers  # noqa: E402
 
 FLOOR = 0.90
 
@@ -181,23 +181,9 @@ def main() -> None:
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_noisy_{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
-
-        class NoMigrations:
-            def __contains__(self, item):
-                return True
-
-            def __getitem__(self, item):
-                return None
-
-        settings.MIGRATION_MODULES = NoMigrations()
-        call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-
+        schema_without_migrations()
         import redis
+        from django.conf import settings
 
         from tenants.models import Tenant
         from webhooks import services

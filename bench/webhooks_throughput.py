@@ -47,6 +47,26 @@ BENCH_ENV = {
 # --------------------------------------------------------------------------- the receiver (its own process)
 
 
+def schema_without_migrations() -> None:
+    """Set Django up and make the schema straight from the models (like pytest --nomigrations): the benches' throw-away
+    database needs the tables, not their history."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    class NoMigrations:
+        def __contains__(self, item):
+            return True
+
+        def __getitem__(self, item):
+            return None
+
+    settings.MIGRATION_MODULES = NoMigrations()
+    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
+
+
 def run_receiver() -> None:
     """A minimal keep-alive HTTP/1.1 server: records (path, webhook-id, arrival time) and answers 200 at once.
 
@@ -310,23 +330,9 @@ def main() -> None:
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_webhooks_{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
-
-        class NoMigrations:
-            def __contains__(self, item):
-                return True
-
-            def __getitem__(self, item):
-                return None
-
-        settings.MIGRATION_MODULES = NoMigrations()
-        call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-
+        schema_without_migrations()
         import redis
+        from django.conf import settings
         from django.db import transaction
 
         from tenants.models import Tenant
